@@ -1,0 +1,56 @@
+# prexmon — see README.md. Every target works on a fresh machine with Go.
+GO        ?= go
+BIN       := bin
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BRANCH    ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+BUILDDATE ?= $(shell date -u +%Y%m%d-%H:%M:%S)
+VPKG      := github.com/prometheus/common/version
+LDFLAGS   := -s -w -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) \
+             -X $(VPKG).Branch=$(BRANCH) -X $(VPKG).BuildUser=prexmon -X $(VPKG).BuildDate=$(BUILDDATE)
+PROGRAMS  := $(patsubst %/main.go,%,$(wildcard exporter/main.go archiver/main.go))
+PROMTOOL  ?= promtool
+
+.PHONY: all build run test vet fmt-check unit windows stack-check bench clean
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	@for p in $(PROGRAMS); do \
+	  echo "go build $$p"; CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/$$p ./$$p || exit 1; \
+	done
+
+## run: the exporter and the archiver scraping it, data in ./data (Ctrl-C stops both).
+run: build
+	@./scripts/run-local.sh
+
+## test: everything CI checks.
+test: fmt-check vet windows unit stack-check
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null; git ls-files --others --exclude-standard '*.go' 2>/dev/null)); \
+	 if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+windows:
+	GOOS=windows GOARCH=amd64 $(GO) vet ./...
+	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./exporter
+
+unit:
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+## stack-check: promtool over the Prometheus config and rules (skipped parts are reported).
+stack-check:
+	@if [ -f prometheus.yml ]; then $(PROMTOOL) check config --syntax-only prometheus.yml; fi
+	@if ls deploy/prometheus/*.yml >/dev/null 2>&1; then $(PROMTOOL) check rules $$(ls deploy/prometheus/*.yml | grep -v _test.yml); fi
+	@if ls deploy/prometheus/*_test.yml >/dev/null 2>&1; then cd deploy/prometheus && $(PROMTOOL) test rules *_test.yml; fi
+
+## bench: the speed and memory figures reported in issue notes.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./exporter/...
+
+clean:
+	rm -rf $(BIN)
