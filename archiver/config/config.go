@@ -79,10 +79,10 @@ type APIConfig struct {
 	TrustedProxies []string `yaml:"trusted_proxies,omitempty"`
 
 	// Parsed forms, filled by Load.
-	PushAllowed  []netip.Prefix `yaml:"-"`
-	Proxies      []netip.Prefix `yaml:"-"`
-	WriteTokens  []string       `yaml:"-"`
-	ReadTokens   []string       `yaml:"-"`
+	PushAllowed []netip.Prefix `yaml:"-"`
+	Proxies     []netip.Prefix `yaml:"-"`
+	WriteTokens []string       `yaml:"-"`
+	ReadTokens  []string       `yaml:"-"`
 }
 
 // Load reads, parses and validates filename. Relative paths inside the file
