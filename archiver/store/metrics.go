@@ -1,0 +1,57 @@
+package store
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	snapshots     prometheus.Counter
+	bytes         prometheus.Counter
+	writeErrors   prometheus.Counter
+	fsyncDuration prometheus.Histogram
+	tornLines     prometheus.Counter
+	openFiles     prometheus.Gauge
+	retained      prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		snapshots: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "archiver", Name: "snapshots_written_total",
+			Help: "Snapshot lines written to day files.",
+		}),
+		bytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "archiver", Name: "written_bytes_total",
+			Help: "Bytes written to day files.",
+		}),
+		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "archiver", Name: "write_errors_total",
+			Help: "Failed opens, writes and fsyncs of day files.",
+		}),
+		fsyncDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "archiver", Name: "fsync_duration_seconds",
+			Help:    "Time taken by each day file fsync.",
+			Buckets: []float64{.0001, .0005, .001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}),
+		tornLines: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "archiver", Name: "torn_lines_cut_total",
+			Help: "Incomplete last lines (left by a crash) cut from day files.",
+		}),
+		openFiles: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "archiver", Name: "open_files",
+			Help: "Day files currently held open for appending.",
+		}),
+		retained: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "archiver", Name: "retention_deleted_files_total",
+			Help: "Day files deleted because they are older than the retention.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.snapshots, m.bytes, m.writeErrors, m.fsyncDuration, m.tornLines, m.openFiles, m.retained} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register store metrics: %w", err)
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,119 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path"
+	"strings"
+	"time"
+)
+
+// tailChunk is how much of a file's end is read per step when looking for
+// its last newline.
+const tailChunk = 64 << 10
+
+// cutTornTail truncates f (of the given size) just after its last newline
+// when it does not end with one, and returns how many bytes it cut. Lines are
+// written in one write each, so the only fragment a crash can leave is at the
+// end; everything before the last newline is left untouched.
+func cutTornTail(f *os.File, size int64) (int64, error) {
+	if size == 0 {
+		return 0, nil
+	}
+	end, err := lastNewline(f, size)
+	if err != nil {
+		return 0, err
+	}
+	keep := end + 1 // -1 (no newline at all) keeps nothing
+	if keep == size {
+		return 0, nil
+	}
+	if err := f.Truncate(keep); err != nil {
+		return 0, fmt.Errorf("truncate: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return 0, fmt.Errorf("fsync after truncate: %w", err)
+	}
+	return size - keep, nil
+}
+
+// lastNewline returns the offset of the last '\n' in the first size bytes
+// of r, or -1, reading backwards in chunks.
+func lastNewline(r io.ReaderAt, size int64) (int64, error) {
+	buf := make([]byte, min(size, tailChunk))
+	for end := size; end > 0; {
+		start := max(0, end-int64(len(buf)))
+		b := buf[:end-start]
+		if _, err := r.ReadAt(b, start); err != nil && err != io.EOF {
+			return 0, fmt.Errorf("read tail: %w", err)
+		}
+		if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+			return start + int64(i), nil
+		}
+		end = start
+	}
+	return -1, nil
+}
+
+// recover cuts torn tails in every day file before the store serves or
+// appends anything. Only uncompressed files can be torn: compression writes
+// a whole new file and renames it.
+func (s *Store) recover() error {
+	start := time.Now()
+	files, err := s.walk(netip.Addr{})
+	if err != nil {
+		return fmt.Errorf("scan storage: %w", err)
+	}
+	for _, fi := range files {
+		if fi.compressed {
+			continue
+		}
+		p := path.Join(fi.dir, fi.name)
+		if err := s.recoverFile(p); err != nil {
+			return err
+		}
+	}
+	s.log.Info("storage checked", "files", len(files), "duration", time.Since(start))
+	return nil
+}
+
+func (s *Store) recoverFile(p string) error {
+	f, err := s.root.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", p, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", p, err)
+	}
+	n, err := cutTornTail(f, fi.Size())
+	if err != nil {
+		return fmt.Errorf("repair %s: %w", p, err)
+	}
+	if n > 0 {
+		s.m.tornLines.Inc()
+		s.log.Warn("cut torn last line", "file", p, "bytes", n)
+	}
+	return nil
+}
+
+// dayName parses a day file name into its date and whether it is gzipped.
+func dayName(name string) (date string, compressed, ok bool) {
+	base, compressed := strings.CutSuffix(name, ".jsonl.gz")
+	if !compressed {
+		var found bool
+		base, found = strings.CutSuffix(name, ".jsonl")
+		if !found {
+			return "", false, false
+		}
+	}
+	t, err := time.Parse(time.DateOnly, base)
+	if err != nil || t.Format(time.DateOnly) != base {
+		return "", false, false
+	}
+	return base, compressed, true
+}

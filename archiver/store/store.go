@@ -1,0 +1,319 @@
+// Package store keeps every archived snapshot as one line of an append-only
+// JSONL file per agent IP and UTC day (<root>/<ip>/<YYYY-MM-DD>.jsonl), and
+// reads those files back for the query API without ever serving a torn line.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Record is one snapshot to archive, with where and when it was taken.
+type Record struct {
+	IP        netip.Addr        // agent address as reached (scrape) or client address (push)
+	Target    string            // "host:port" as registered ("" for pushes without one)
+	Labels    map[string]string // target labels, written sorted by key
+	ScrapedAt time.Time         // the file date is ScrapedAt's UTC date; zero means now
+	// Snapshot is the raw JSON object exactly as the agent sent it, already
+	// validated with snapshot.CheckRaw; it is spliced verbatim, never re-encoded.
+	Snapshot []byte
+}
+
+// Options tunes durability, descriptor use and retention.
+type Options struct {
+	// SyncInterval bounds how long written data may stay unsynced
+	// (default 1s): the batch size of the group commit.
+	SyncInterval time.Duration
+	// MaxOpenFiles bounds the descriptors held for appending (default 1024);
+	// idle files are closed least-recently-used first. Descriptors are shared
+	// with sockets, so 10,000 agents must not mean 10,000 open files.
+	MaxOpenFiles int
+	// Retention deletes whole day files older than this; 0 keeps forever.
+	Retention time.Duration
+	// Logger receives recoveries and I/O failures (default: discard).
+	Logger *slog.Logger
+	// Registerer receives the store's metrics (default: a private registry).
+	Registerer prometheus.Registerer
+}
+
+// ErrClosed is returned by appends after Close.
+var ErrClosed = errors.New("store is closed")
+
+// ErrNotFound is returned by reads when the agent or day has no file.
+var ErrNotFound = errors.New("not found")
+
+// numShards spreads files over independent writer goroutines so one slow
+// open or write does not stall every agent, while keeping the goroutine
+// count (and so scheduling cost on a 2-core machine) small.
+const numShards = 8
+
+// Store appends snapshot lines to day files and serves them back. It is safe
+// for use by many goroutines.
+type Store struct {
+	dir    string
+	root   *os.Root
+	opts   Options
+	log    *slog.Logger
+	m      *metrics
+	shards []*shard
+
+	closeMu sync.RWMutex
+	closed  bool
+
+	stop     chan struct{}
+	bgDone   sync.WaitGroup
+	counts   countCache
+	syncErr  errorAt
+	lineBufs sync.Pool
+}
+
+// Open opens (creating if needed) the store under dir, cuts torn last lines
+// left by a crash before anything can read them, and starts the writers.
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.SyncInterval <= 0 {
+		opts.SyncInterval = time.Second
+	}
+	if opts.MaxOpenFiles <= 0 {
+		opts.MaxOpenFiles = 1024
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Registerer == nil {
+		opts.Registerer = prometheus.NewRegistry()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create storage directory: %w", err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open storage directory: %w", err)
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		root.Close()
+		return nil, err
+	}
+	s := &Store{
+		dir:  dir,
+		root: root,
+		opts: opts,
+		log:  opts.Logger,
+		m:    m,
+		stop: make(chan struct{}),
+	}
+	s.counts.files = map[string]countEntry{}
+	if err := s.recover(); err != nil {
+		root.Close()
+		return nil, err
+	}
+	perShard := max(1, opts.MaxOpenFiles/numShards)
+	for range numShards {
+		sh := newShard(s, perShard)
+		s.shards = append(s.shards, sh)
+		go sh.writeLoop()
+		go sh.syncLoop(opts.SyncInterval)
+	}
+	if opts.Retention > 0 {
+		s.bgDone.Add(1)
+		go s.retentionLoop()
+	}
+	return s, nil
+}
+
+// Append stores r as one line. It returns once the line is written to the
+// file (so it survives the process being killed); it is on stable storage
+// within about SyncInterval.
+func (s *Store) Append(r Record) error {
+	return s.append(context.Background(), r, false)
+}
+
+// AppendSync stores r and returns only once the line is fsynced, for
+// acknowledgements that promise durability (pushes). Concurrent callers
+// share fsyncs (group commit). If ctx ends first the line may still be
+// stored, but the caller must not acknowledge it.
+func (s *Store) AppendSync(ctx context.Context, r Record) error {
+	return s.append(ctx, r, true)
+}
+
+func (s *Store) append(ctx context.Context, r Record, durable bool) error {
+	if !r.IP.IsValid() {
+		s.m.writeErrors.Inc()
+		return errors.New("append: invalid IP address")
+	}
+	r.IP = r.IP.Unmap().WithZone("")
+	if r.ScrapedAt.IsZero() {
+		r.ScrapedAt = time.Now()
+	}
+	r.ScrapedAt = r.ScrapedAt.UTC()
+
+	req := s.getRequest()
+	line, err := appendLine(req.line[:0], &r)
+	req.line = line
+	if err != nil {
+		s.putRequest(req)
+		s.m.writeErrors.Inc()
+		return fmt.Errorf("append %s: %w", r.IP, err)
+	}
+	req.dir = dirName(r.IP)
+	req.name = r.ScrapedAt.Format(time.DateOnly) + ".jsonl"
+	req.sync = durable
+	sh := s.shards[shardOf(req.dir)]
+
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
+		s.putRequest(req)
+		return ErrClosed
+	}
+	sh.reqs <- req
+	s.closeMu.RUnlock()
+
+	select {
+	case err = <-req.done:
+	case <-ctx.Done():
+		// The writer still owns req; leave it to the garbage collector.
+		return fmt.Errorf("append %s: %w", r.IP, ctx.Err())
+	}
+	s.putRequest(req)
+	if err != nil {
+		return fmt.Errorf("append %s: %w", r.IP, err)
+	}
+	return nil
+}
+
+// Writable reports why the store cannot take writes (closed, a recent fsync
+// failure, or a directory that refuses new files), for /readyz.
+func (s *Store) Writable() error {
+	s.closeMu.RLock()
+	closed := s.closed
+	s.closeMu.RUnlock()
+	if closed {
+		return ErrClosed
+	}
+	if err := s.syncErr.recent(time.Minute); err != nil {
+		return fmt.Errorf("recent fsync failure: %w", err)
+	}
+	const probe = ".writable-probe"
+	f, err := s.root.OpenFile(probe, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("storage not writable: %w", err)
+	}
+	_, werr := f.Write([]byte{'\n'})
+	cerr := f.Close()
+	rerr := s.root.Remove(probe)
+	if err := errors.Join(werr, cerr, rerr); err != nil {
+		return fmt.Errorf("storage not writable: %w", err)
+	}
+	return nil
+}
+
+// Close stops accepting appends, writes and fsyncs everything queued, and
+// closes every file. It is safe to call more than once.
+func (s *Store) Close() error {
+	s.closeMu.Lock()
+	if s.closed {
+		s.closeMu.Unlock()
+		return nil
+	}
+	s.closed = true
+	for _, sh := range s.shards {
+		close(sh.reqs)
+	}
+	s.closeMu.Unlock()
+
+	close(s.stop)
+	var errs []error
+	for _, sh := range s.shards {
+		<-sh.writerDone
+		close(sh.stopSync)
+		<-sh.syncDone
+		errs = append(errs, sh.closeAll())
+	}
+	s.bgDone.Wait()
+	errs = append(errs, s.syncErr.recent(time.Second), s.root.Close())
+	return errors.Join(errs...)
+}
+
+// request carries one encoded line to its shard's writer.
+type request struct {
+	dir, name string
+	line      []byte
+	sync      bool
+	file      *dayFile
+	done      chan error
+}
+
+// maxPooledLine keeps pathological lines from pinning memory in the pool.
+const maxPooledLine = 4 << 20
+
+func (s *Store) getRequest() *request {
+	if r, ok := s.lineBufs.Get().(*request); ok {
+		return r
+	}
+	return &request{done: make(chan error, 1), line: make([]byte, 0, 128<<10)}
+}
+
+func (s *Store) putRequest(r *request) {
+	if cap(r.line) > maxPooledLine {
+		r.line = nil
+	}
+	r.file = nil
+	s.lineBufs.Put(r)
+}
+
+// dirName maps an address to its directory: IPv6 ':' becomes '_' so the
+// name is valid on every OS.
+func dirName(ip netip.Addr) string {
+	return strings.ReplaceAll(ip.String(), ":", "_")
+}
+
+// parseDirName is dirName's inverse; it rejects anything dirName would not
+// have produced.
+func parseDirName(name string) (netip.Addr, bool) {
+	ip, err := netip.ParseAddr(strings.ReplaceAll(name, "_", ":"))
+	if err != nil || ip.Zone() != "" || ip.Is4In6() || dirName(ip) != name {
+		return netip.Addr{}, false
+	}
+	return ip, true
+}
+
+func shardOf(dir string) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(dir); i++ {
+		h ^= uint32(dir[i])
+		h *= 16777619
+	}
+	return int(h % numShards)
+}
+
+// errorAt remembers the last error and when it happened.
+type errorAt struct {
+	mu  sync.Mutex
+	err error
+	at  time.Time
+}
+
+func (e *errorAt) set(err error) {
+	e.mu.Lock()
+	e.err, e.at = err, time.Now()
+	e.mu.Unlock()
+}
+
+func (e *errorAt) recent(d time.Duration) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.err != nil && time.Since(e.at) < d {
+		return e.err
+	}
+	return nil
+}
