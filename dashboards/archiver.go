@@ -1,0 +1,86 @@
+package dashboards
+
+import "strings"
+
+// archSel selects the archivers chosen in the job and instance variables.
+const archSel = `job=~"$job",instance=~"$instance"`
+
+func a(expr string) string { return strings.ReplaceAll(expr, "SEL", archSel) }
+
+// Archiver is the archiver's own dashboard: is it keeping up with its agents
+// (scrapes by result, schedule lag), is it writing (throughput, fsync
+// latency, errors), and are pushes and reloads accepted.
+func Archiver() Dashboard {
+	var l layout
+	l.row("Overview", "")
+	l.add(4, 4, stat("Agents up", "Registered agents whose last snapshot scrape succeeded.", "none",
+		thresholds(),
+		targets("up", a(`sum(archiver_agents{SEL,health="up"})`))))
+	l.add(4, 4, stat("Agents down", "Registered agents whose last snapshot scrape failed; /api/v1/agents says why (ArchiverAgentNotArchived alert after 10 minutes).", "none",
+		thresholds(1, "red"),
+		targets("down", a(`sum(archiver_agents{SEL,health="down"})`))))
+	l.add(4, 4, stat("Scrape failures", "Share of snapshot scrapes that failed over the last 5 minutes (ArchiverScrapeFailures alert above 10%).", "percentunit",
+		thresholds(0.01, "orange", 0.1, "red"),
+		targets("failed", a(`max(instance:archiver_scrapes_failed:ratio_rate5m{SEL})`))))
+	l.add(4, 4, stat("Write errors", "Failed opens, writes and fsyncs of day files in the dashboard's time range; anything but 0 means snapshots were lost.", "none",
+		thresholds(1, "red"),
+		targets("errors", a(`sum(increase(archiver_write_errors_total{SEL}[$__range]))`))))
+	l.add(4, 4, stat("Config reload", "Whether the last configuration reload (file edit, SIGHUP or POST /-/reload) was accepted; a rejected config leaves the previous one running.", "none",
+		thresholds(),
+		targets("{{instance}}", a(`archiver_config_last_reload_successful{SEL}`))))
+	l.add(4, 4, stat("Last good reload", "Time since the configuration was last loaded successfully.", "s",
+		thresholds(),
+		targets("{{instance}}", a(`time() - archiver_config_last_reload_success_timestamp_seconds{SEL}`))))
+
+	l.row("Scraping", "")
+	l.add(12, 8, timeseries("Scrapes by result", "Snapshot scrapes per second by outcome.", "ops", true,
+		targets("{{result}}", a(`sum by (result) (rate(archiver_scrapes_total{SEL}[$__rate_interval]))`))))
+	l.add(12, 8, timeseries("Agents by health", "Registered agents by the health of their last scrape.", "short", true,
+		targets("{{health}}", a(`sum by (health) (archiver_agents{SEL})`))))
+	l.add(12, 8, timeseries("Scrape duration", "How long snapshot scrapes take (median and 99th percentile), from request to validated body.", "s", false,
+		targets(
+			"p50", a(`histogram_quantile(0.5, sum by (le) (rate(archiver_scrape_duration_seconds_bucket{SEL}[$__rate_interval])))`),
+			"p99", a(`histogram_quantile(0.99, sum by (le) (rate(archiver_scrape_duration_seconds_bucket{SEL}[$__rate_interval])))`),
+		)))
+	l.add(12, 8, timeseries("Schedule lag", "How late scrapes start against their schedule (99th percentile); a growing lag means the archiver cannot keep up with its agents.", "s", false,
+		targets(
+			"p50", a(`histogram_quantile(0.5, sum by (le) (rate(archiver_schedule_lag_seconds_bucket{SEL}[$__rate_interval])))`),
+			"p99", a(`histogram_quantile(0.99, sum by (le) (rate(archiver_schedule_lag_seconds_bucket{SEL}[$__rate_interval])))`),
+		)))
+
+	l.row("Storage", "")
+	l.add(8, 8, timeseries("Write throughput", "Bytes of snapshot lines appended to day files per second.", "Bps", false,
+		targets("{{instance}}", a(`rate(archiver_written_bytes_total{SEL}[$__rate_interval])`))))
+	l.add(8, 8, timeseries("Snapshots written", "Snapshot lines appended to day files per second.", "ops", false,
+		targets("{{instance}}", a(`rate(archiver_snapshots_written_total{SEL}[$__rate_interval])`))))
+	l.add(8, 8, timeseries("Fsync latency", "Time each batched fsync of a day file takes (median and 99th percentile).", "s", false,
+		targets(
+			"p50", a(`histogram_quantile(0.5, sum by (le) (rate(archiver_fsync_duration_seconds_bucket{SEL}[$__rate_interval])))`),
+			"p99", a(`histogram_quantile(0.99, sum by (le) (rate(archiver_fsync_duration_seconds_bucket{SEL}[$__rate_interval])))`),
+		)))
+	l.add(8, 8, timeseries("Write errors", "Failed opens, writes and fsyncs of day files per second.", "ops", false,
+		targets("{{instance}}", a(`rate(archiver_write_errors_total{SEL}[$__rate_interval])`))))
+	l.add(8, 8, timeseries("Open day files", "Day files held open for appending (idle ones are closed to bound descriptors).", "short", false,
+		targets("{{instance}}", a(`archiver_open_files{SEL}`))))
+	l.add(8, 8, timeseries("Torn lines cut", "Incomplete last lines left by a crash and cut at start-up.", "short", false,
+		targets("{{instance}}", a(`increase(archiver_torn_lines_cut_total{SEL}[$__rate_interval])`))))
+
+	l.row("Pushes and process", "")
+	l.add(8, 8, timeseries("Push requests by result", "Snapshots pushed by agents the archiver cannot reach, per second by outcome. Empty while no agent pushes.", "reqps", true,
+		targets("{{result}}", a(`sum by (result) (rate(archiver_push_requests_total{SEL}[$__rate_interval]))`))))
+	l.add(8, 8, timeseries("Archiver memory", "Resident memory of the archiver process.", "bytes", false,
+		targets("{{instance}}", a(`process_resident_memory_bytes{SEL}`))))
+	l.add(8, 8, timeseries("Archiver CPU", "CPU used by the archiver process, in cores (100% = one core).", "percentunit", false,
+		targets("{{instance}}", a(`rate(process_cpu_seconds_total{SEL}[$__rate_interval])`))))
+	l.newline()
+
+	return newDashboard("prexmon-archiver", "prexmon / Archiver",
+		"Health of the prexmon archiver: scrapes, schedule lag, writes, fsyncs, pushes and reloads.",
+		[]string{"prexmon", "archiver"},
+		[]Variable{
+			datasourceVar(),
+			queryVar("job", "Job", "label_values(archiver_build_info, job)", "Prometheus jobs scraping prexmon archivers."),
+			queryVar("instance", "Archiver", `label_values(archiver_build_info{job=~"$job"}, instance)`, "Archivers to show."),
+		},
+		l.panels)
+}

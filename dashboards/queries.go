@@ -1,0 +1,105 @@
+package dashboards
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/prometheus/prometheus/promql/parser"
+)
+
+// Query is one PromQL expression of a panel, as found in a dashboard file.
+type Query struct {
+	Dashboard string // file name, e.g. hosts.json
+	Panel     string // panel title
+	RefID     string
+	Expr      string
+	Instant   bool
+}
+
+func (q Query) String() string {
+	return fmt.Sprintf("%s / %q / %s: %s", q.Dashboard, q.Panel, q.RefID, q.Expr)
+}
+
+// LoadQueries reads every *.json dashboard in dir and returns its queries,
+// so tests check the files Grafana loads rather than the generator's structs.
+func LoadQueries(dir string) ([]Query, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return nil, fmt.Errorf("list dashboards in %s: %w", dir, err)
+	}
+	var qs []Query
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("read dashboard: %w", err)
+		}
+		var d Dashboard
+		if err := json.Unmarshal(raw, &d); err != nil {
+			return nil, fmt.Errorf("parse dashboard %s: %w", f, err)
+		}
+		for _, p := range flatten(d.Panels) {
+			for _, t := range p.Targets {
+				qs = append(qs, Query{Dashboard: filepath.Base(f), Panel: p.Title, RefID: t.RefID, Expr: t.Expr, Instant: t.Instant})
+			}
+		}
+	}
+	return qs, nil
+}
+
+// flatten lists panels including those nested in collapsed rows.
+func flatten(ps []Panel) []Panel {
+	var out []Panel
+	for _, p := range ps {
+		out = append(out, p)
+		out = append(out, flatten(p.Panels)...)
+	}
+	return out
+}
+
+// Expand replaces Grafana's variables in expr the way Grafana would for a
+// viewer who selected All: job and instance become ".+", and the interval
+// variables become the given durations (PromQL duration syntax).
+func Expand(expr, rateInterval, rangeDur string) string {
+	return strings.NewReplacer(
+		"$__rate_interval", rateInterval,
+		"$__range", rangeDur,
+		"$job", ".+",
+		"$instance", ".+",
+	).Replace(expr)
+}
+
+// MetricNames parses an expanded expression and returns the metric names
+// it selects, sorted and without duplicates.
+func MetricNames(expr string) ([]string, error) {
+	e, err := parser.NewParser(parser.Options{}).ParseExpr(expr)
+	if err != nil {
+		return nil, fmt.Errorf("parse %q: %w", expr, err)
+	}
+	seen := map[string]bool{}
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		vs, ok := n.(*parser.VectorSelector)
+		if !ok {
+			return nil
+		}
+		name := vs.Name
+		for _, m := range vs.LabelMatchers {
+			if m.Name == "__name__" {
+				name = m.Value
+			}
+		}
+		if name != "" {
+			seen[name] = true
+		}
+		return nil
+	})
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names, nil
+}
