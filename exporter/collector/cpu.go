@@ -1,0 +1,162 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/shirou/gopsutil/v4/cpu"
+
+	"github.com/prexmon/prexmon/exporter/snapshot"
+)
+
+func init() { registerCollector("cpu", true, newCPUCollector) }
+
+var (
+	cpuSecondsDesc = prometheus.NewDesc("host_cpu_seconds_total",
+		"Seconds the CPUs spent in each mode.", []string{"cpu", "mode"}, nil)
+	cpuLogicalDesc = prometheus.NewDesc("host_cpu_logical_cores",
+		"Number of logical CPUs.", nil, nil)
+	loadDescs = [3]*prometheus.Desc{
+		prometheus.NewDesc("host_load1", "1-minute load average (absent on Windows, which has none).", nil, nil),
+		prometheus.NewDesc("host_load5", "5-minute load average (absent on Windows, which has none).", nil, nil),
+		prometheus.NewDesc("host_load15", "15-minute load average (absent on Windows, which has none).", nil, nil),
+	}
+)
+
+// cpuCollector keeps the previous times so utilisation is a delta between
+// collections instead of a sleep inside the request.
+type cpuCollector struct {
+	cfg Config
+
+	infoOnce sync.Once
+	model    string
+	physical int
+
+	mu   sync.Mutex
+	prev []cpu.TimesStat
+}
+
+func newCPUCollector(cfg Config) (Collector, error) { return &cpuCollector{cfg: cfg}, nil }
+
+type cpuResult struct {
+	times   []cpu.TimesStat
+	section snapshot.CPU
+	load    *[3]float64
+}
+
+func (c *cpuCollector) Update(ctx context.Context) (Result, error) {
+	times, err := cpu.TimesWithContext(ctx, true)
+	if err != nil {
+		return nil, fmt.Errorf("cpu times: %w", err)
+	}
+	if len(times) == 0 {
+		return nil, fmt.Errorf("cpu times: no CPUs reported")
+	}
+	// Model and core counts never change while the host runs: read once.
+	c.infoOnce.Do(func() {
+		if infos, err := cpu.InfoWithContext(ctx); err == nil && len(infos) > 0 {
+			c.model = strings.TrimSpace(infos[0].ModelName)
+		}
+		if n, err := cpu.CountsWithContext(ctx, false); err == nil {
+			c.physical = n
+		}
+	})
+	load, err := loadAverage(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load average: %w", err)
+	}
+
+	r := &cpuResult{times: times, load: load}
+	r.section = snapshot.CPU{
+		Model:         c.model,
+		LogicalCores:  len(times),
+		PhysicalCores: c.physical,
+		PerCPUPercent: make([]float64, len(times)),
+	}
+	if load != nil {
+		r.section.Load1, r.section.Load5, r.section.Load15 = &load[0], &load[1], &load[2]
+	}
+
+	c.mu.Lock()
+	prev := c.prev
+	c.prev = times
+	c.mu.Unlock()
+	if len(prev) == len(times) {
+		var busy, total float64
+		for i := range times {
+			b, t := cpuDelta(prev[i], times[i])
+			busy += b
+			total += t
+			r.section.PerCPUPercent[i] = percent(b, t)
+		}
+		r.section.UsagePercent = percent(busy, total)
+	}
+	return r, nil
+}
+
+// cpuDelta returns busy and total seconds between two readings of one CPU.
+// Guest time is already inside user time on Linux, so it is not added.
+func cpuDelta(a, b cpu.TimesStat) (busy, total float64) {
+	idle := (b.Idle + b.Iowait) - (a.Idle + a.Iowait)
+	total = cpuTotal(b) - cpuTotal(a)
+	if total <= 0 {
+		return 0, 0
+	}
+	busy = total - idle
+	if busy < 0 {
+		busy = 0
+	}
+	return busy, total
+}
+
+func cpuTotal(t cpu.TimesStat) float64 {
+	return t.User + t.System + t.Idle + t.Nice + t.Iowait + t.Irq + t.Softirq + t.Steal
+}
+
+func percent(part, whole float64) float64 {
+	if whole <= 0 {
+		return 0
+	}
+	return part / whole * 100
+}
+
+func (r *cpuResult) Fill(s *snapshot.Snapshot) {
+	sec := r.section
+	s.CPU = &sec
+}
+
+func (r *cpuResult) Emit(ch chan<- prometheus.Metric) {
+	for _, t := range r.times {
+		id := strings.TrimPrefix(t.CPU, "cpu")
+		for _, m := range cpuModes(t) {
+			ch <- prometheus.MustNewConstMetric(cpuSecondsDesc, prometheus.CounterValue, m.seconds, id, m.mode)
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(cpuLogicalDesc, prometheus.GaugeValue, float64(len(r.times)))
+	if r.load != nil {
+		for i, d := range loadDescs {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, r.load[i])
+		}
+	}
+}
+
+type cpuMode struct {
+	mode    string
+	seconds float64
+}
+
+// cpuModes lists the modes this OS has; cpuModesFor in the OS files decides
+// which, so Windows does not emit Linux-only modes as zeros.
+func cpuModes(t cpu.TimesStat) []cpuMode { return cpuModesFor(t) }
+
+// sinceBoot is shared by the host collector and the process readers.
+func sinceBoot(boot time.Time) uint64 {
+	if boot.IsZero() {
+		return 0
+	}
+	return uint64(time.Since(boot).Seconds())
+}

@@ -1,0 +1,173 @@
+package collector
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/shirou/gopsutil/v4/disk"
+
+	"github.com/prexmon/prexmon/exporter/snapshot"
+)
+
+func init() { registerCollector("filesystem", true, newFilesystemCollector) }
+
+// defaultFSTypeExclude skips pseudo and overlay filesystems whose sizes say
+// nothing about disk space.
+const defaultFSTypeExclude = `^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|erofs|sysfs|tracefs|ramfs|nfsd)$`
+
+var (
+	fsLabels       = []string{"device", "mountpoint", "fstype"}
+	fsSizeDesc     = prometheus.NewDesc("host_filesystem_size_bytes", "Filesystem size.", fsLabels, nil)
+	fsFreeDesc     = prometheus.NewDesc("host_filesystem_free_bytes", "Free space, including blocks reserved for root.", fsLabels, nil)
+	fsAvailDesc    = prometheus.NewDesc("host_filesystem_avail_bytes", "Space available to unprivileged users.", fsLabels, nil)
+	fsReadonlyDesc = prometheus.NewDesc("host_filesystem_readonly", "Whether the filesystem is mounted read-only.", fsLabels, nil)
+	fsErrorDesc    = prometheus.NewDesc("host_filesystem_device_error", "1 when the filesystem could not be read, for example a hung network mount.", fsLabels, nil)
+)
+
+// usageFunc is disk.UsageWithContext; a test replaces it to simulate a mount
+// whose statfs never returns.
+type usageFunc func(ctx context.Context, path string) (*disk.UsageStat, error)
+
+// filesystemCollector never blocks on a hung mount: statfs runs in a worker
+// with a timeout, and a mount whose worker has not returned is skipped
+// (reported as a device error) until it does, so workers never pile up.
+type filesystemCollector struct {
+	cfg     Config
+	exclude *regexp.Regexp
+	timeout time.Duration
+	usage   usageFunc
+
+	mu    sync.Mutex
+	stuck map[string]bool // mountpoints whose statfs is still running
+}
+
+func newFilesystemCollector(cfg Config) (Collector, error) {
+	re, err := regexp.Compile(cfg.FilesystemFSExclude)
+	if err != nil {
+		return nil, fmt.Errorf("--collector.filesystem.fs-types-exclude: %w", err)
+	}
+	timeout := cfg.MountTimeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	return &filesystemCollector{cfg: cfg, exclude: re, timeout: timeout, usage: disk.UsageWithContext, stuck: map[string]bool{}}, nil
+}
+
+type fsEntry struct {
+	snapshot.Filesystem
+	failed bool
+}
+
+type filesystemResult struct{ fss []fsEntry }
+
+func (c *filesystemCollector) Update(ctx context.Context) (Result, error) {
+	parts, err := disk.PartitionsWithContext(ctx, false)
+	if err != nil {
+		return nil, fmt.Errorf("partitions: %w", err)
+	}
+	r := &filesystemResult{}
+	seen := map[string]bool{}
+	for _, p := range parts {
+		if c.exclude.MatchString(p.Fstype) || seen[p.Mountpoint] {
+			continue
+		}
+		seen[p.Mountpoint] = true
+		e := fsEntry{Filesystem: snapshot.Filesystem{
+			Device:     p.Device,
+			Mountpoint: p.Mountpoint,
+			FSType:     p.Fstype,
+			ReadOnly:   slices.Contains(p.Opts, "ro"),
+		}}
+		u, err := c.statfs(ctx, c.hostPath(p.Mountpoint))
+		if err != nil {
+			c.cfg.Logger.Debug("statfs failed", "mountpoint", p.Mountpoint, "err", err)
+			e.failed = true
+		} else {
+			// gopsutil's Free is what unprivileged users may still write
+			// (f_bavail); free including root's reserve is Total-Used.
+			e.SizeBytes, e.AvailBytes = u.Total, u.Free
+			if u.Total >= u.Used {
+				e.FreeBytes = u.Total - u.Used
+			}
+			e.UsedPercent = u.UsedPercent
+		}
+		r.fss = append(r.fss, e)
+	}
+	return r, nil
+}
+
+// hostPath maps a mountpoint of the host to where this process sees it
+// when the host's root is mounted at --path.rootfs.
+func (c *filesystemCollector) hostPath(mountpoint string) string {
+	if c.cfg.RootPath == "" || c.cfg.RootPath == "/" {
+		return mountpoint
+	}
+	return filepath.Join(c.cfg.RootPath, mountpoint)
+}
+
+func (c *filesystemCollector) statfs(ctx context.Context, path string) (*disk.UsageStat, error) {
+	c.mu.Lock()
+	if c.stuck[path] {
+		c.mu.Unlock()
+		return nil, fmt.Errorf("statfs %s: still hung from an earlier collection", path)
+	}
+	c.stuck[path] = true
+	c.mu.Unlock()
+
+	type answer struct {
+		u   *disk.UsageStat
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		u, err := c.usage(context.WithoutCancel(ctx), path)
+		c.mu.Lock()
+		delete(c.stuck, path)
+		c.mu.Unlock()
+		done <- answer{u, err}
+	}()
+	timer := time.NewTimer(c.timeout)
+	defer timer.Stop()
+	select {
+	case a := <-done:
+		return a.u, a.err
+	case <-timer.C:
+		c.cfg.Logger.Warn("statfs timed out; skipping mount until it answers", "mountpoint", path, "timeout", c.timeout)
+		return nil, fmt.Errorf("statfs %s: timed out after %s", path, c.timeout)
+	case <-ctx.Done():
+		return nil, fmt.Errorf("statfs %s: %w", path, ctx.Err())
+	}
+}
+
+func (r *filesystemResult) Fill(s *snapshot.Snapshot) {
+	for _, e := range r.fss {
+		if !e.failed {
+			s.Filesystems = append(s.Filesystems, e.Filesystem)
+		}
+	}
+}
+
+func (r *filesystemResult) Emit(ch chan<- prometheus.Metric) {
+	for _, e := range r.fss {
+		labels := []string{e.Device, e.Mountpoint, e.FSType}
+		if e.failed {
+			ch <- prometheus.MustNewConstMetric(fsErrorDesc, prometheus.GaugeValue, 1, labels...)
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(fsErrorDesc, prometheus.GaugeValue, 0, labels...)
+		ch <- prometheus.MustNewConstMetric(fsSizeDesc, prometheus.GaugeValue, float64(e.SizeBytes), labels...)
+		ch <- prometheus.MustNewConstMetric(fsFreeDesc, prometheus.GaugeValue, float64(e.FreeBytes), labels...)
+		ch <- prometheus.MustNewConstMetric(fsAvailDesc, prometheus.GaugeValue, float64(e.AvailBytes), labels...)
+		ro := 0.0
+		if e.ReadOnly {
+			ro = 1
+		}
+		ch <- prometheus.MustNewConstMetric(fsReadonlyDesc, prometheus.GaugeValue, ro, labels...)
+	}
+}

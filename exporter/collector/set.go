@@ -1,0 +1,228 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"runtime/debug"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/prexmon/prexmon/exporter/snapshot"
+)
+
+var (
+	scrapeDurationDesc = prometheus.NewDesc(
+		prometheus.BuildFQName(namespace, "scrape", "collector_duration_seconds"),
+		"How long a collector took in the last collection.",
+		[]string{"collector"}, nil)
+	scrapeSuccessDesc = prometheus.NewDesc(
+		prometheus.BuildFQName(namespace, "scrape", "collector_success"),
+		"Whether a collector succeeded in the last collection (1) or failed or timed out (0).",
+		[]string{"collector"}, nil)
+)
+
+// errStillRunning is reported for a collector whose previous Update has not
+// returned yet: starting another would pile goroutines onto a hung resource.
+var errStillRunning = errors.New("previous collection still running (hung?)")
+
+// Status is the outcome of one collector in one collection.
+type Status struct {
+	Name     string
+	Duration time.Duration
+	Err      error
+}
+
+// Collection is one complete read of the host, shared by every request that
+// asked while it was in flight.
+type Collection struct {
+	Time     time.Time
+	Results  []Result // in collector name order, successful collectors only
+	Statuses []Status // every enabled collector, in name order
+}
+
+// Snapshot renders the collection as the JSON snapshot.
+func (c *Collection) Snapshot(version string) *snapshot.Snapshot {
+	s := &snapshot.Snapshot{
+		SchemaVersion: snapshot.SchemaVersion,
+		CollectedAt:   c.Time.UTC(),
+		Agent:         snapshot.Agent{Version: version},
+		Users:         []snapshot.User{},
+	}
+	for _, r := range c.Results {
+		r.Fill(s)
+	}
+	for _, st := range c.Statuses {
+		if st.Err != nil {
+			if s.Errors == nil {
+				s.Errors = map[string]string{}
+			}
+			s.Errors[st.Name] = st.Err.Error()
+		}
+	}
+	return s
+}
+
+// Describe sends nothing: the collection is an unchecked collector because
+// its series depend on the host (CPUs, disks, process groups).
+func (c *Collection) Describe(chan<- *prometheus.Desc) {}
+
+// Collect sends every collector's metrics and the per-collector status.
+func (c *Collection) Collect(ch chan<- prometheus.Metric) {
+	for _, r := range c.Results {
+		r.Emit(ch)
+	}
+	for _, st := range c.Statuses {
+		ok := 1.0
+		if st.Err != nil {
+			ok = 0
+		}
+		ch <- prometheus.MustNewConstMetric(scrapeDurationDesc, prometheus.GaugeValue, st.Duration.Seconds(), st.Name)
+		ch <- prometheus.MustNewConstMetric(scrapeSuccessDesc, prometheus.GaugeValue, ok, st.Name)
+	}
+}
+
+// Set runs the enabled collectors concurrently, each bounded by the
+// caller's deadline, and lets concurrent callers share one collection.
+type Set struct {
+	cfg        Config
+	names      []string
+	collectors map[string]Collector
+
+	mu       sync.Mutex
+	inflight *call
+	running  map[string]bool // collectors whose Update has not returned
+}
+
+type call struct {
+	done chan struct{}
+	res  *Collection
+}
+
+// NewSet builds the named collectors.
+func NewSet(cfg Config, names []string) (*Set, error) {
+	cs, err := newCollectors(cfg, append([]string(nil), names...))
+	if err != nil {
+		return nil, err
+	}
+	s := &Set{cfg: cfg, collectors: cs, running: map[string]bool{}}
+	for n := range cs {
+		s.names = append(s.names, n)
+	}
+	sort.Strings(s.names)
+	return s, nil
+}
+
+// Collect returns a collection made within ctx's deadline. If one is
+// already in flight, the caller joins it instead of reading the host again.
+func (s *Set) Collect(ctx context.Context) (*Collection, error) {
+	s.mu.Lock()
+	c := s.inflight
+	if c == nil {
+		c = &call{done: make(chan struct{})}
+		s.inflight = c
+		// The collection outlives a caller that gives up, so that the
+		// callers who joined it still get it; it carries the deadline.
+		collectCtx := context.WithoutCancel(ctx)
+		var cancel context.CancelFunc = func() {}
+		if d, ok := ctx.Deadline(); ok {
+			collectCtx, cancel = context.WithDeadline(collectCtx, d)
+		}
+		go func() {
+			defer cancel()
+			c.res = s.collect(collectCtx)
+			s.mu.Lock()
+			s.inflight = nil
+			s.mu.Unlock()
+			close(c.done)
+		}()
+	}
+	s.mu.Unlock()
+	select {
+	case <-c.done:
+		return c.res, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("collect: %w", ctx.Err())
+	}
+}
+
+type outcome struct {
+	name string
+	res  Result
+	err  error
+	dur  time.Duration
+}
+
+func (s *Set) collect(ctx context.Context) *Collection {
+	start := time.Now()
+	out := make(chan outcome, len(s.names))
+	pending := map[string]bool{}
+	s.mu.Lock()
+	for _, name := range s.names {
+		if s.running[name] {
+			out <- outcome{name: name, err: errStillRunning}
+			continue
+		}
+		s.running[name] = true
+		pending[name] = true
+		go s.run(ctx, name, out)
+	}
+	s.mu.Unlock()
+
+	got := map[string]outcome{}
+	waiting := len(s.names)
+	for waiting > 0 {
+		select {
+		case o := <-out:
+			got[o.name] = o
+			waiting--
+		case <-ctx.Done():
+			waiting = 0
+		}
+	}
+	coll := &Collection{Time: start}
+	for _, name := range s.names {
+		o, ok := got[name]
+		if !ok {
+			o = outcome{name: name, err: fmt.Errorf("deadline exceeded after %s", time.Since(start).Round(time.Millisecond)), dur: time.Since(start)}
+		}
+		if o.err != nil {
+			s.cfg.Logger.Warn("collector failed", "collector", name, "err", o.err)
+		} else {
+			coll.Results = append(coll.Results, o.res)
+		}
+		coll.Statuses = append(coll.Statuses, Status{Name: name, Duration: o.dur, Err: o.err})
+	}
+	return coll
+}
+
+// run executes one collector, turning a panic into an error so one broken
+// reader cannot take the exporter down.
+func (s *Set) run(ctx context.Context, name string, out chan<- outcome) {
+	start := time.Now()
+	var (
+		res Result
+		err error
+	)
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+		}
+		s.mu.Lock()
+		delete(s.running, name)
+		s.mu.Unlock()
+		if err == nil && res == nil {
+			err = errors.New("collector returned no result")
+		}
+		out <- outcome{name: name, res: res, err: err, dur: time.Since(start)}
+	}()
+	res, err = s.collectors[name].Update(s.cfg.hostContext(ctx))
+}
+
+func joinRoot(root, p string) string {
+	return filepath.Join(root, p)
+}

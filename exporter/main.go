@@ -1,0 +1,201 @@
+// Command exporter is the prexmon agent: it serves the host's metrics on
+// /metrics for Prometheus and a full JSON picture of the host on /snapshot
+// for the archiver, and can push snapshots where the archiver cannot pull.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	webflag "github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/prexmon/prexmon/exporter/collector"
+	"github.com/prexmon/prexmon/exporter/push"
+)
+
+const programName = "host_exporter"
+
+// options is everything the command line decides.
+type options struct {
+	cfg          collector.Config
+	enabled      map[string]*bool
+	telemetry    string
+	web          *web.FlagConfig
+	log          *promslog.Config
+	gomaxprocs   int
+	timeoutSlack time.Duration
+	push         push.Options
+}
+
+func parseFlags(args []string) (*options, error) {
+	app := kingpin.New("exporter", "prexmon agent: host metrics for Prometheus and JSON snapshots for the archiver.")
+	app.Version(version.Print("exporter"))
+	app.HelpFlag.Short('h')
+	o := &options{cfg: collector.DefaultConfig(), enabled: map[string]*bool{}, log: &promslog.Config{}}
+	o.web = webflag.AddFlags(app, ":9110")
+	promslogflag.AddFlags(app, o.log)
+	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&o.telemetry)
+	app.Flag("runtime.gomaxprocs", "The target number of CPUs Go will run on (GOMAXPROCS); 1 keeps the agent light, as node_exporter does.").
+		Envar("GOMAXPROCS").Default("1").IntVar(&o.gomaxprocs)
+	app.Flag("scrape.timeout-margin", "Subtracted from X-Prometheus-Scrape-Timeout-Seconds so collectors give up before the scraper does.").
+		Default("500ms").DurationVar(&o.timeoutSlack)
+
+	app.Flag("path.procfs", "procfs mountpoint (the host's /proc when running in a container).").Default(o.cfg.ProcPath).StringVar(&o.cfg.ProcPath)
+	app.Flag("path.sysfs", "sysfs mountpoint.").Default(o.cfg.SysPath).StringVar(&o.cfg.SysPath)
+	app.Flag("path.rootfs", "Where the host's root filesystem is mounted (for mountpoints, /etc/passwd, utmp).").Default(o.cfg.RootPath).StringVar(&o.cfg.RootPath)
+
+	for _, name := range collector.Names() {
+		def := "false"
+		if collector.EnabledByDefault(name) {
+			def = "true"
+		}
+		o.enabled[name] = app.Flag("collector."+name, fmt.Sprintf("Enable the %s collector (default: %s).", name, def)).Default(def).Bool()
+	}
+	app.Flag("collector.processes.max-groups", "Process-name groups exposed as host_process_group_*; the rest are summed in group \"other\".").
+		Default("30").IntVar(&o.cfg.ProcessMaxGroups)
+	app.Flag("collector.disk.device-exclude", "Regexp of block devices to leave out.").
+		Default(o.cfg.DiskDeviceExclude).StringVar(&o.cfg.DiskDeviceExclude)
+	app.Flag("collector.filesystem.fs-types-exclude", "Regexp of filesystem types to leave out.").
+		Default(o.cfg.FilesystemFSExclude).StringVar(&o.cfg.FilesystemFSExclude)
+	app.Flag("collector.filesystem.mount-timeout", "How long to wait for one mount's statfs before reporting it as a device error.").
+		Default("5s").DurationVar(&o.cfg.MountTimeout)
+	app.Flag("snapshot.cmdline", "Include process command lines in snapshots.").Default("true").BoolVar(&o.cfg.ProcessCmdline)
+	app.Flag("snapshot.cmdline.redact", "Replace values that look like secrets in command lines with ***.").Default("true").BoolVar(&o.cfg.ProcessRedact)
+
+	app.Flag("push.url", "Archiver to push snapshots to (e.g. http://archiver:5000); empty disables push.").StringVar(&o.push.URL)
+	app.Flag("push.interval", "Time between pushes.").Default("5m").DurationVar(&o.push.Interval)
+	app.Flag("push.once", "Push one snapshot and exit; non-zero exit status on failure.").BoolVar(&o.push.Once)
+	app.Flag("push.bearer-token-file", "File holding the bearer token for the archiver's push endpoint.").StringVar(&o.push.BearerTokenFile)
+	app.Flag("push.timeout", "Timeout of one push.").Default("30s").DurationVar(&o.push.Timeout)
+
+	if _, err := app.Parse(args); err != nil {
+		return nil, err
+	}
+	o.cfg.Version = version.Version
+	if o.cfg.Version == "" {
+		o.cfg.Version = "dev"
+	}
+	return o, nil
+}
+
+func (o *options) enabledNames() []string {
+	var names []string
+	for _, name := range collector.Names() {
+		if *o.enabled[name] {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+func main() {
+	os.Exit(runMain(os.Args[1:]))
+}
+
+// runMain returns the exit status so that deferred cleanup runs first.
+func runMain(args []string) int {
+	o, err := parseFlags(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "exporter: %v (try --help)\n", err)
+		return 2
+	}
+	logger := promslog.New(o.log)
+	o.cfg.Logger = logger
+	if o.gomaxprocs > 0 {
+		runtime.GOMAXPROCS(o.gomaxprocs)
+	}
+	if err := validateWebConfig(o.web); err != nil {
+		logger.Error("invalid web configuration", "err", err)
+		return 1
+	}
+	logger.Info("starting exporter", "version", version.Info(), "build_context", version.BuildContext(), "collectors", o.enabledNames())
+
+	set, err := collector.NewSet(o.cfg, o.enabledNames())
+	if err != nil {
+		logger.Error("cannot set up collectors", "err", err)
+		return 1
+	}
+	if o.push.Once {
+		if err := push.Once(context.Background(), o.push, set, o.cfg.Version, logger); err != nil {
+			logger.Error("push failed", "err", err)
+			return 1
+		}
+		return 0
+	}
+	if err := serve(o, set, logger); err != nil {
+		logger.Error("exporter stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func validateWebConfig(f *web.FlagConfig) error {
+	if f.WebConfigFile == nil || *f.WebConfigFile == "" {
+		return nil
+	}
+	if err := web.Validate(*f.WebConfigFile); err != nil {
+		return fmt.Errorf("%s: %w", *f.WebConfigFile, err)
+	}
+	return nil
+}
+
+// serve runs the HTTP server, the optional push loop and signal handling
+// as one oklog/run group: when one stops, all stop.
+func serve(o *options, set *collector.Set, logger *slog.Logger) error {
+	base := prometheus.NewRegistry()
+	base.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector(programName),
+	)
+	h := newHandlers(set, base, o.cfg.Version, o.timeoutSlack, logger)
+	mux, err := h.mux(o.telemetry)
+	if err != nil {
+		return err
+	}
+	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+
+	var g run.Group
+	g.Add(run.SignalHandler(context.Background(), os.Interrupt, syscall.SIGTERM))
+	g.Add(func() error {
+		err := web.ListenAndServe(server, o.web, logger)
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	}, func(error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = server.Shutdown(ctx)
+	})
+	if o.push.URL != "" {
+		ctx, cancel := context.WithCancel(context.Background())
+		g.Add(func() error {
+			push.Loop(ctx, o.push, set, o.cfg.Version, logger)
+			return nil
+		}, func(error) { cancel() })
+	}
+	err = g.Run()
+	var sig run.SignalError
+	if errors.As(err, &sig) {
+		logger.Info("shutting down", "signal", sig.Signal)
+		return nil
+	}
+	return err
+}

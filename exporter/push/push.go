@@ -1,0 +1,101 @@
+// Package push sends snapshots to the archiver from agents it cannot reach
+// (behind NAT or a firewall that only allows outbound traffic).
+package push
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prexmon/prexmon/exporter/collector"
+)
+
+// Path is the archiver's push intake.
+const Path = "/api/v1/snapshots"
+
+// Options configure pushing; a zero URL disables it.
+type Options struct {
+	URL             string
+	Interval        time.Duration
+	Once            bool
+	BearerTokenFile string
+	Timeout         time.Duration
+}
+
+// Once collects one snapshot and pushes it, returning any failure so that
+// `--push.once` can exit non-zero for cron and CI use.
+func Once(ctx context.Context, o Options, set *collector.Set, version string, logger *slog.Logger) error {
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	coll, err := set.Collect(ctx)
+	if err != nil {
+		return err
+	}
+	var body bytes.Buffer
+	gz := gzip.NewWriter(&body)
+	if err := json.NewEncoder(gz).Encode(coll.Snapshot(version)); err != nil {
+		return fmt.Errorf("encode snapshot: %w", err)
+	}
+	if err := gz.Close(); err != nil {
+		return fmt.Errorf("compress snapshot: %w", err)
+	}
+	url := strings.TrimRight(o.URL, "/") + Path
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, &body)
+	if err != nil {
+		return fmt.Errorf("push to %s: %w", url, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Encoding", "gzip")
+	if o.BearerTokenFile != "" {
+		// Read on every push so a rotated token needs no restart.
+		tok, err := os.ReadFile(o.BearerTokenFile)
+		if err != nil {
+			return fmt.Errorf("read bearer token: %w", err)
+		}
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("push to %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("push to %s: %s: %s", url, resp.Status, bytes.TrimSpace(msg))
+	}
+	logger.Debug("pushed snapshot", "url", url, "bytes", body.Len())
+	return nil
+}
+
+// Loop pushes every interval until ctx ends. Failures are logged and the
+// next push is tried on schedule: the archiver keeps whatever arrives.
+func Loop(ctx context.Context, o Options, set *collector.Set, version string, logger *slog.Logger) {
+	interval := o.Interval
+	if interval <= 0 {
+		interval = 5 * time.Minute
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := Once(ctx, o, set, version, logger); err != nil && ctx.Err() == nil {
+			logger.Warn("push failed; will retry", "err", err, "next_in", interval)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
