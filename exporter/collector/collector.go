@@ -47,11 +47,11 @@ type Config struct {
 
 	Version string // exporter version, for the snapshot's agent section
 
-	ProcessMaxGroups    int    // bound on host_process_group_* cardinality
-	ProcessCmdline      bool   // include command lines in the snapshot
-	ProcessRedact       bool   // redact secrets in command lines
-	DiskDeviceExclude   string // regexp of block devices to skip
-	FilesystemFSExclude string // regexp of filesystem types to skip
+	ProcessMaxGroups    int           // bound on host_process_group_* cardinality
+	ProcessCmdline      bool          // include command lines in the snapshot
+	ProcessRedact       bool          // redact secrets in command lines
+	DiskDeviceExclude   string        // regexp of block devices to skip
+	FilesystemFSExclude string        // regexp of filesystem types to skip
 	MountTimeout        time.Duration // per-mount statfs bound
 }
 
