@@ -1,0 +1,303 @@
+package scrape
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prexmon/prexmon/archiver/store"
+	"github.com/prexmon/prexmon/archiver/targets"
+	"github.com/prexmon/prexmon/exporter/snapshot"
+)
+
+// maxPooledBuffer keeps one oversized body from pinning megabytes in the
+// pool for ever; typical snapshots are around 100 KB.
+const maxPooledBuffer = 4 << 20
+
+var (
+	bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	gzPool  sync.Pool // *gzip.Reader, reset for each body
+)
+
+func getBuf() *bytes.Buffer { return bufPool.Get().(*bytes.Buffer) }
+
+func putBuf(b *bytes.Buffer) {
+	if b.Cap() > maxPooledBuffer {
+		return
+	}
+	b.Reset()
+	bufPool.Put(b)
+}
+
+// scrapeError is a failed scrape with its result label.
+type scrapeError struct {
+	result string
+	err    error
+}
+
+func (e *scrapeError) Error() string { return e.err.Error() }
+
+func fail(result string, format string, args ...any) error {
+	return &scrapeError{result: result, err: fmt.Errorf(format, args...)}
+}
+
+// loop scrapes one target until stopped.
+type loop struct {
+	m      *Manager
+	target targets.Target
+	host   string
+	ip     netip.Addr // set when the target is an IP literal
+	off    uint64
+	quit   chan struct{}
+	once   sync.Once
+
+	mu sync.Mutex
+	st AgentStatus
+}
+
+func newLoop(m *Manager, t targets.Target) *loop {
+	l := &loop{
+		m:      m,
+		target: t,
+		off:    offset(t.Address),
+		quit:   make(chan struct{}),
+		st:     AgentStatus{Target: t.Address, Labels: t.Labels, Health: HealthUnknown},
+	}
+	l.host, _, _ = net.SplitHostPort(t.Address)
+	if ip, err := netip.ParseAddr(l.host); err == nil {
+		l.ip = ip.Unmap().WithZone("")
+		l.st.IP = l.ip.String()
+	}
+	return l
+}
+
+// stop ends the loop after its current scrape, which is not interrupted:
+// a target removed by a reload still stores what it was sending.
+func (l *loop) stop() { l.once.Do(func() { close(l.quit) }) }
+
+func (l *loop) status() AgentStatus {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.st
+}
+
+func (l *loop) health() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.st.Health
+}
+
+func (l *loop) run() {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	var next time.Time
+	var interval time.Duration
+	for {
+		s := l.m.settings.Load()
+		if s.cfg.Interval != interval {
+			interval = s.cfg.Interval
+			next = nextSlot(time.Now(), interval, l.off)
+		}
+		timer.Reset(time.Until(next))
+		select {
+		case <-l.quit:
+			return
+		case <-l.m.ctx.Done():
+			return
+		case <-timer.C:
+		}
+		start := time.Now()
+		l.m.m.lag.Observe(start.Sub(next).Seconds())
+		l.scrape(s, start)
+
+		next = next.Add(interval)
+		if now := time.Now(); !next.After(now) {
+			// The scrape overran a whole interval (a stalled store, or a
+			// starved machine): skip to the next free slot rather than
+			// firing a burst to catch up.
+			missed := now.Sub(next)/interval + 1
+			l.m.m.missed.Add(float64(missed))
+			next = next.Add(missed * interval)
+		}
+	}
+}
+
+// scrape fetches, checks and stores one snapshot, and records the outcome.
+func (l *loop) scrape(s *settings, start time.Time) {
+	ctx, cancel := context.WithTimeout(l.m.ctx, s.cfg.Timeout)
+	defer cancel()
+	ip, err := l.fetchAndStore(ctx, s, start)
+	dur := time.Since(start)
+	if l.m.ctx.Err() != nil {
+		// Shutting down: an aborted request says nothing about the agent.
+		return
+	}
+	result := resultSuccess
+	if err != nil {
+		var se *scrapeError
+		if errors.As(err, &se) {
+			result = se.result
+		} else {
+			result = resultConnection
+		}
+	}
+	l.m.m.scrapes.WithLabelValues(result).Inc()
+	l.m.m.duration.Observe(dur.Seconds())
+
+	l.mu.Lock()
+	l.st.LastScrape = start.UTC()
+	l.st.LastDuration = dur.Seconds()
+	if ip.IsValid() {
+		l.st.IP = ip.String()
+	}
+	if err != nil {
+		l.st.Health = HealthDown
+		l.st.LastError = err.Error()
+	} else {
+		l.st.Health = HealthUp
+		l.st.LastError = ""
+	}
+	l.mu.Unlock()
+	if err != nil {
+		l.m.log.Debug("scrape failed", "target", l.target.Address, "result", result, "err", err)
+	}
+}
+
+func (l *loop) url(s *settings) string {
+	return s.cfg.Scheme + "://" + l.target.Address + s.cfg.Path
+}
+
+// fetchAndStore returns the address the agent was reached at (for hostname
+// targets, the peer of the connection actually used) and the scrape error.
+func (l *loop) fetchAndStore(ctx context.Context, s *settings, start time.Time) (netip.Addr, error) {
+	ip := l.ip
+	if !ip.IsValid() {
+		if s.proxy {
+			// Through a proxy the connection's peer is the proxy, so
+			// resolve the name the way the proxy is expected to.
+			addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", l.host)
+			if err != nil || len(addrs) == 0 {
+				return ip, fail(resultConnection, "resolve %s: %v", l.host, err)
+			}
+			ip = addrs[0].Unmap().WithZone("")
+		} else {
+			ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+				GotConn: func(info httptrace.GotConnInfo) {
+					if a, ok := info.Conn.RemoteAddr().(*net.TCPAddr); ok {
+						ip = a.AddrPort().Addr().Unmap().WithZone("")
+					}
+				},
+			})
+		}
+	}
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.url(s), nil)
+	if err != nil {
+		return ip, fail(resultConnection, "build request: %v", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Accept-Encoding", "gzip")
+	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", strconv.FormatFloat(s.cfg.Timeout.Seconds(), 'f', -1, 64))
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return ip, transportError(ctx, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return ip, fail(resultHTTPStatus, "server returned HTTP status %s", resp.Status)
+	}
+	limit := s.cfg.BodySizeLimit
+	if resp.ContentLength > limit {
+		return ip, fail(resultTooLarge, "body too large: Content-Length %d exceeds the limit of %d bytes", resp.ContentLength, limit)
+	}
+
+	raw := getBuf()
+	defer putBuf(raw)
+	if _, err := raw.ReadFrom(io.LimitReader(resp.Body, limit+1)); err != nil {
+		return ip, transportError(ctx, fmt.Errorf("read body: %w", err))
+	}
+	if int64(raw.Len()) > limit {
+		return ip, fail(resultTooLarge, "body too large: more than %d bytes", limit)
+	}
+
+	// Only the CPU-bound part takes a slot: a hanging agent waits on the
+	// network above without holding one.
+	select {
+	case l.m.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ip, transportError(ctx, ctx.Err())
+	}
+	defer func() { <-l.m.sem }()
+
+	body := raw.Bytes()
+	if resp.Header.Get("Content-Encoding") == "gzip" {
+		out := getBuf()
+		defer putBuf(out)
+		if err := gunzip(out, raw.Bytes(), limit); err != nil {
+			return ip, err
+		}
+		body = out.Bytes()
+	}
+	if err := snapshot.CheckRaw(body); err != nil {
+		return ip, fail(resultInvalid, "invalid snapshot: %v", err)
+	}
+	if !ip.IsValid() {
+		return ip, fail(resultConnection, "no peer address for %s", l.target.Address)
+	}
+	err = l.m.opts.Appender.Append(store.Record{
+		IP:        ip,
+		Target:    l.target.Address,
+		Labels:    l.target.Labels,
+		ScrapedAt: start.UTC(),
+		Snapshot:  body,
+	})
+	if err != nil {
+		return ip, fail(resultStoreError, "store: %v", err)
+	}
+	return ip, nil
+}
+
+// gunzip decompresses src into dst, failing once more than limit bytes
+// come out, so a small gzip bomb cannot expand without bound.
+func gunzip(dst *bytes.Buffer, src []byte, limit int64) error {
+	zr, _ := gzPool.Get().(*gzip.Reader)
+	var err error
+	if zr == nil {
+		zr, err = gzip.NewReader(bytes.NewReader(src))
+	} else {
+		err = zr.Reset(bytes.NewReader(src))
+	}
+	if err != nil {
+		return fail(resultInvalid, "gzip: %v", err)
+	}
+	defer gzPool.Put(zr)
+	if _, err := dst.ReadFrom(io.LimitReader(zr, limit+1)); err != nil {
+		return fail(resultInvalid, "gzip: %v", err)
+	}
+	if int64(dst.Len()) > limit {
+		return fail(resultTooLarge, "body too large: more than %d bytes after decompression", limit)
+	}
+	return nil
+}
+
+// transportError classifies a network failure, telling timeouts apart.
+func transportError(ctx context.Context, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fail(resultTimeout, "scrape timed out: %v", err)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return fail(resultTimeout, "scrape timed out: %v", err)
+	}
+	return fail(resultConnection, "%v", err)
+}

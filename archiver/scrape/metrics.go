@@ -1,0 +1,82 @@
+package scrape
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Results of a scrape, the values of archiver_scrapes_total's result label.
+const (
+	resultSuccess    = "success"
+	resultTimeout    = "timeout"
+	resultConnection = "connection"
+	resultHTTPStatus = "http_status"
+	resultTooLarge   = "too_large"
+	resultInvalid    = "invalid"
+	resultStoreError = "store_error"
+)
+
+type metrics struct {
+	scrapes  *prometheus.CounterVec
+	duration prometheus.Histogram
+	lag      prometheus.Histogram
+	missed   prometheus.Counter
+	agents   *prometheus.GaugeVec
+	targets  prometheus.GaugeFunc
+	mgr      *Manager
+}
+
+func newMetrics(mgr *Manager) *metrics {
+	m := &metrics{
+		mgr: mgr,
+		scrapes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "archiver_scrapes_total",
+			Help: "Scrapes of agents by result: success, timeout, connection, http_status, too_large, invalid, store_error.",
+		}, []string{"result"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "archiver_scrape_duration_seconds",
+			Help:    "Time from the start of a scrape to its snapshot being stored or failing.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}),
+		lag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "archiver_scrape_schedule_lag_seconds",
+			Help:    "Delay between a scrape's planned start and its actual start.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}),
+		missed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "archiver_scrapes_missed_total",
+			Help: "Planned scrapes skipped because the previous one of the same agent ran past them.",
+		}),
+		agents: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "archiver_agents",
+			Help: "Registered agents by health of their last scrape (up, down, unknown = not scraped yet).",
+		}, []string{"health"}),
+	}
+	m.targets = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "archiver_targets",
+		Help: "Agents registered for scraping.",
+	}, func() float64 {
+		mgr.mu.Lock()
+		defer mgr.mu.Unlock()
+		return float64(len(mgr.loops))
+	})
+	for _, r := range []string{resultSuccess, resultTimeout, resultConnection, resultHTTPStatus, resultTooLarge, resultInvalid, resultStoreError} {
+		m.scrapes.WithLabelValues(r)
+	}
+	return m
+}
+
+func (m *metrics) register(reg prometheus.Registerer) {
+	reg.MustRegister(m.scrapes, m.duration, m.lag, m.missed, m.targets, agentsCollector{m})
+}
+
+// agentsCollector counts agents by health when scraped, instead of keeping
+// a gauge in step with every loop's transitions.
+type agentsCollector struct{ m *metrics }
+
+func (c agentsCollector) Describe(ch chan<- *prometheus.Desc) { c.m.agents.Describe(ch) }
+
+func (c agentsCollector) Collect(ch chan<- prometheus.Metric) {
+	up, down, unknown := c.m.mgr.healthCounts()
+	c.m.agents.WithLabelValues(HealthUp).Set(float64(up))
+	c.m.agents.WithLabelValues(HealthDown).Set(float64(down))
+	c.m.agents.WithLabelValues(HealthUnknown).Set(float64(unknown))
+	c.m.agents.Collect(ch)
+}
