@@ -17,9 +17,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	commoncfg "github.com/prometheus/common/config"
 	"github.com/prometheus/common/version"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/prexmon/prexmon/archiver/store"
 	"github.com/prexmon/prexmon/archiver/targets"
