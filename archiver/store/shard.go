@@ -209,6 +209,8 @@ func (sh *shard) syncRound() error {
 	sh.dirty, sh.waiters, sh.unsynced = nil, nil, 0
 	if len(dirs) > 0 {
 		sh.dirs = map[string]bool{}
+	} else {
+		dirs = nil // still the writer's map
 	}
 	for _, df := range files {
 		df.dirty = false

@@ -1,0 +1,306 @@
+// Package api serves the archiver's HTTP interface: the snapshot queries
+// (streamed straight from the day files), the push intake, and the health,
+// readiness and reload endpoints, all in Prometheus' API envelope.
+package api
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/prexmon/prexmon/archiver/scrape"
+	"github.com/prexmon/prexmon/archiver/store"
+)
+
+// Options wires the handler to the rest of the archiver. The func fields are
+// called per request so that a config reload takes effect immediately.
+type Options struct {
+	Store *store.Store
+	// Agents lists the registered agents and their health (nil: none).
+	Agents func() []scrape.AgentStatus
+	// Ready reports why the archiver is not ready (nil func or nil error:
+	// ready); /readyz also checks Store.Writable.
+	Ready func() error
+	// Reload re-reads the configuration for POST /-/reload.
+	Reload func() error
+	// WriteTokens are the bearer tokens allowed to push; none disables push.
+	WriteTokens func() []string
+	// ReadTokens are the bearer tokens allowed to query; none leaves queries open.
+	ReadTokens func() []string
+	// PushAllowed is the push_allowed_cidrs check on the client address
+	// (nil: every address may push).
+	PushAllowed func(netip.Addr) bool
+	// TrustedProxies are the only peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// MaxBodyBytes bounds a pushed snapshot after decompression (default 16 MiB).
+	MaxBodyBytes int64
+	Logger       *slog.Logger
+	// Registerer receives the API metrics (default: a private registry).
+	Registerer prometheus.Registerer
+}
+
+// DefaultMaxBodyBytes matches the scrape body limit so a pushed snapshot is
+// held to the same bound as a scraped one.
+const DefaultMaxBodyBytes = 16 << 20
+
+type api struct {
+	o        Options
+	log      *slog.Logger
+	pushes   *prometheus.CounterVec
+	queries  *prometheus.CounterVec
+	trusted  []netip.Prefix
+	maxBody  int64
+	bodyPool bufferPool
+}
+
+// New returns the handler for every archiver endpoint except /metrics,
+// which main mounts beside it.
+func New(o Options) http.Handler {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Registerer == nil {
+		o.Registerer = prometheus.NewRegistry()
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	a := &api{
+		o:       o,
+		log:     o.Logger,
+		maxBody: o.MaxBodyBytes,
+		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "archiver", Name: "push_requests_total",
+			Help: "Push requests by result (stored, unauthorized, forbidden, bad_request, too_large, error).",
+		}, []string{"result"}),
+		queries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "archiver", Name: "query_requests_total",
+			Help: "Query API requests by endpoint and HTTP status code.",
+		}, []string{"endpoint", "code"}),
+	}
+	for _, p := range o.TrustedProxies {
+		a.trusted = append(a.trusted, p.Masked())
+	}
+	for _, c := range []prometheus.Collector{a.pushes, a.queries} {
+		if err := o.Registerer.Register(c); err != nil {
+			a.log.Error("cannot register API metrics", "err", err)
+		}
+	}
+	for _, r := range []string{"stored", "unauthorized", "forbidden", "bad_request", "too_large", "error"} {
+		a.pushes.WithLabelValues(r)
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("GET /api/v1/snapshots/{ip}/{date}", a.query("snapshots", a.day))
+	mux.Handle("GET /api/v1/snapshots/{ip}/latest", a.query("latest", a.latest))
+	mux.Handle("GET /api/v1/files", a.query("files", a.files))
+	mux.Handle("GET /api/v1/agents", a.query("agents", a.agents))
+	mux.HandleFunc("POST /api/v1/snapshots", a.push)
+	mux.HandleFunc("POST /upload", a.push)
+	mux.Handle("/api/v1/", a.query("unknown", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, errNotFound, "unknown endpoint "+r.Method+" "+r.URL.Path)
+	}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeText(w, http.StatusOK, "Healthy.")
+	})
+	mux.HandleFunc("GET /readyz", a.ready)
+	mux.HandleFunc("POST /-/reload", a.reload)
+	mux.HandleFunc("PUT /-/reload", a.reload)
+	return a.guard(mux)
+}
+
+// Prometheus API error types, plus the two auth ones it lacks.
+const (
+	errBadData      = "bad_data"
+	errNotFound     = "not_found"
+	errUnauthorized = "unauthorized"
+	errForbidden    = "forbidden"
+	errTooLarge     = "too_large"
+	errUnsupported  = "unsupported_media_type"
+	errInternal     = "internal"
+	errUnavailable  = "unavailable"
+)
+
+type envelope struct {
+	Status    string `json:"status"`
+	Data      any    `json:"data,omitempty"`
+	ErrorType string `json:"errorType,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, code int, typ, msg string) {
+	writeJSON(w, code, envelope{Status: "error", ErrorType: typ, Error: msg})
+}
+
+func writeData(w http.ResponseWriter, data any) {
+	writeJSON(w, http.StatusOK, envelope{Status: "success", Data: data})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		code = http.StatusInternalServerError
+		b = []byte(`{"status":"error","errorType":"internal","error":"cannot encode response"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)+1))
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	w.Write(append(b, '\n'))
+}
+
+func writeText(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	w.Write([]byte(msg + "\n"))
+}
+
+// Request bounds enforced before routing. Legitimate paths are short; the
+// limits only exist so hostile input is refused early and cheaply.
+const (
+	maxPathLen  = 512
+	maxQueryLen = 2048
+)
+
+// guard rejects requests whose path could mean something other than what
+// the router sees: dot segments (which ServeMux would answer with a
+// redirect rather than an error), empty segments, NUL bytes and backslashes
+// (after percent-decoding), and over-long paths or queries.
+func (a *api) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if msg := badPath(r.URL.Path); msg != "" {
+			writeError(w, http.StatusBadRequest, errBadData, msg)
+			return
+		}
+		if len(r.URL.EscapedPath()) > maxPathLen || len(r.URL.RawQuery) > maxQueryLen {
+			writeError(w, http.StatusBadRequest, errBadData, "request path or query too long")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func badPath(p string) string {
+	if len(p) > maxPathLen {
+		return "request path too long"
+	}
+	if !strings.HasPrefix(p, "/") {
+		return "request path must be absolute"
+	}
+	if strings.ContainsAny(p, "\x00\\") {
+		return "request path contains NUL or backslash"
+	}
+	segs := strings.Split(p[1:], "/")
+	for i, s := range segs {
+		switch {
+		case s == "." || s == "..":
+			return "request path contains a dot segment"
+		case s == "" && i != len(segs)-1:
+			return "request path contains an empty segment"
+		}
+	}
+	return ""
+}
+
+// query wraps a read endpoint with the read-token check and the
+// per-endpoint request counter.
+func (a *api) query(endpoint string, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		defer func() {
+			a.queries.WithLabelValues(endpoint, strconv.Itoa(rec.code)).Inc()
+		}()
+		if a.o.ReadTokens != nil {
+			if tokens := a.o.ReadTokens(); len(tokens) > 0 && !bearerOK(r, tokens) {
+				rec.Header().Set("WWW-Authenticate", `Bearer realm="prexmon"`)
+				writeError(rec, http.StatusUnauthorized, errUnauthorized, "a valid read token is required (Authorization: Bearer <token>)")
+				return
+			}
+		}
+		h(rec, r)
+	})
+}
+
+// bearerOK reports whether the request carries one of tokens. Digests are
+// compared in constant time, and all of them, so timing reveals neither a
+// token's content nor its length nor which one matched.
+func bearerOK(r *http.Request, tokens []string) bool {
+	auth := r.Header.Get("Authorization")
+	scheme, tok, ok := strings.Cut(auth, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	tok = strings.TrimSpace(tok)
+	if tok == "" {
+		return false
+	}
+	got := sha256.Sum256([]byte(tok))
+	match := 0
+	for _, t := range tokens {
+		if t == "" {
+			continue
+		}
+		want := sha256.Sum256([]byte(t))
+		match |= subtle.ConstantTimeCompare(got[:], want[:])
+	}
+	return match == 1
+}
+
+// statusRecorder remembers the status code for the request counter.
+type statusRecorder struct {
+	http.ResponseWriter
+	code        int
+	wroteHeader bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wroteHeader {
+		s.code, s.wroteHeader = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.wroteHeader = true
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection's Flusher.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (a *api) ready(w http.ResponseWriter, r *http.Request) {
+	if a.o.Ready != nil {
+		if err := a.o.Ready(); err != nil {
+			writeText(w, http.StatusServiceUnavailable, "Not ready: "+err.Error())
+			return
+		}
+	}
+	if a.o.Store != nil {
+		if err := a.o.Store.Writable(); err != nil {
+			writeText(w, http.StatusServiceUnavailable, "Not ready: "+err.Error())
+			return
+		}
+	}
+	writeText(w, http.StatusOK, "Ready.")
+}
+
+func (a *api) reload(w http.ResponseWriter, r *http.Request) {
+	if a.o.Reload == nil {
+		writeText(w, http.StatusServiceUnavailable, "reload is not available")
+		return
+	}
+	if err := a.o.Reload(); err != nil {
+		writeText(w, http.StatusInternalServerError, "failed to reload config: "+err.Error())
+		return
+	}
+	writeText(w, http.StatusOK, "Reloaded.")
+}
