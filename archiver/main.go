@@ -1,0 +1,221 @@
+// Command archiver scrapes the snapshots of registered prexmon agents into
+// per-IP, per-day JSONL files and serves them back over an HTTP API. main
+// wires config → targets → scrape loops → store, and store → api.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/prexmon/prexmon/archiver/api"
+	"github.com/prexmon/prexmon/archiver/config"
+	"github.com/prexmon/prexmon/archiver/scrape"
+	"github.com/prexmon/prexmon/archiver/store"
+	"github.com/prexmon/prexmon/archiver/targets"
+)
+
+func main() {
+	os.Exit(runMain())
+}
+
+// runMain returns the exit code, so deferred cleanups run before os.Exit.
+func runMain() int {
+	app := kingpin.New("archiver", "Archives the snapshots of prexmon agents into per-IP, per-day JSONL files and serves them over HTTP.")
+	var (
+		configFile = app.Flag("config.file", "Archiver configuration file (YAML).").
+				Default("archiver.yml").String()
+		storagePath = app.Flag("storage.path", "Directory holding <ip>/<YYYY-MM-DD>.jsonl files.").
+				Default("./data").String()
+		retention = app.Flag("storage.retention", "How long to keep day files, e.g. 90d or 26w; 0 keeps them for ever.").
+				Default("90d").String()
+		syncInterval = app.Flag("storage.sync-interval", "Longest time written snapshots may stay unsynced to disk.").
+				Default("1s").Duration()
+		maxOpenFiles = app.Flag("storage.max-open-files", "Day files kept open for appending; idle ones are closed first.").
+				Default("1024").Int()
+		toolkitFlags = kingpinflag.AddFlags(app, ":5000")
+	)
+	logConfig := &promslog.Config{}
+	promslogflag.AddFlags(app, logConfig)
+	app.Version(version.Print("archiver"))
+	app.HelpFlag.Short('h')
+	if _, err := app.Parse(os.Args[1:]); err != nil {
+		fmt.Fprintf(os.Stderr, "archiver: %v\n", err)
+		return 2
+	}
+	logger := promslog.New(logConfig)
+	logger.Info("starting archiver", "version", version.Info(), "build_context", version.BuildContext())
+
+	keep, err := model.ParseDuration(*retention)
+	if err != nil {
+		logger.Error("bad --storage.retention", "err", err)
+		return 2
+	}
+	cfg, err := config.Load(*configFile)
+	if err != nil {
+		logger.Error("cannot load configuration", "err", err)
+		return 1
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector("archiver"),
+	)
+
+	st, err := store.Open(*storagePath, store.Options{
+		SyncInterval: *syncInterval,
+		MaxOpenFiles: *maxOpenFiles,
+		Retention:    time.Duration(keep),
+		Logger:       logger.With("component", "store"),
+		Registerer:   reg,
+	})
+	if err != nil {
+		logger.Error("cannot open storage", "path", *storagePath, "err", err)
+		return 1
+	}
+	code := serve(logger, reg, st, cfg, *configFile, toolkitFlags)
+	if err := st.Close(); err != nil {
+		logger.Error("closing storage", "err", err)
+		return 1
+	}
+	logger.Info("storage closed, exiting")
+	return code
+}
+
+// serve runs scraping, discovery and the HTTP server until a signal or a
+// failure, and returns once no scrape or push can write any more.
+func serve(logger *slog.Logger, reg *prometheus.Registry, st *store.Store, cfg *config.Config, configFile string, toolkitFlags *web.FlagConfig) int {
+	mgr := scrape.NewManager(scrape.Options{
+		Appender:   st,
+		Logger:     logger.With("component", "scrape"),
+		Registerer: reg,
+	})
+	disc := targets.NewDiscovery(logger.With("component", "discovery"), reg)
+	rl := newReloader(configFile, mgr, disc, logger, reg)
+	if err := rl.apply(cfg); err != nil {
+		logger.Error("cannot apply configuration", "file", configFile, "err", err)
+		mgr.Stop()
+		return 1
+	}
+	rl.succeeded()
+
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	landing, err := web.NewLandingPage(web.LandingConfig{
+		Name:        "prexmon archiver",
+		Description: "Archives the snapshots of prexmon agents",
+		Version:     version.Info(),
+		Links: []web.LandingLinks{
+			{Address: "/api/v1/agents", Text: "Agents", Description: "Registered agents and their health"},
+			{Address: "/api/v1/files", Text: "Files", Description: "Stored day files"},
+			{Address: "/metrics", Text: "Metrics"},
+		},
+	})
+	if err != nil {
+		logger.Error("landing page", "err", err)
+		mgr.Stop()
+		return 1
+	}
+	mux.Handle("GET /{$}", landing)
+	mux.Handle("/", api.New(api.Options{
+		Store:          st,
+		Agents:         mgr.Agents,
+		Ready:          rl.ready,
+		Reload:         rl.reload,
+		WriteTokens:    func() []string { return rl.current().API.WriteTokens },
+		ReadTokens:     func() []string { return rl.current().API.ReadTokens },
+		PushAllowed:    func(a netip.Addr) bool { return rl.current().API.PushAllowedFrom(a) },
+		TrustedProxies: cfg.API.Proxies,
+		MaxBodyBytes:   int64(cfg.BodySizeLimit),
+		Logger:         logger.With("component", "api"),
+		Registerer:     reg,
+	}))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var g run.Group
+	{
+		term := make(chan os.Signal, 1)
+		signal.Notify(term, os.Interrupt, syscall.SIGTERM)
+		done := make(chan struct{})
+		g.Add(func() error {
+			select {
+			case s := <-term:
+				logger.Info("received signal, stopping", "signal", s)
+			case <-done:
+			}
+			return nil
+		}, func(error) { close(done) })
+	}
+	{
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		done := make(chan struct{})
+		g.Add(func() error {
+			for {
+				select {
+				case <-hup:
+					_ = rl.reload()
+				case <-done:
+					return nil
+				}
+			}
+		}, func(error) { close(done) })
+	}
+	g.Add(func() error { return disc.Run(ctx) }, func(error) { cancel() })
+	g.Add(func() error {
+		// Scraping stops once the group ends; Stop waits for snapshots
+		// already being written, so nothing fully received is lost.
+		defer mgr.Stop()
+		for {
+			select {
+			case ts := <-disc.Updates():
+				mgr.Sync(ts)
+				rl.synced()
+			case <-ctx.Done():
+				return nil
+			}
+		}
+	}, func(error) { cancel() })
+	{
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		g.Add(func() error {
+			if err := web.ListenAndServe(srv, toolkitFlags, logger); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("web server: %w", err)
+			}
+			return nil
+		}, func(error) {
+			// Shutdown waits for pushes being stored before returning.
+			sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer scancel()
+			_ = srv.Shutdown(sctx)
+		})
+	}
+	if err := g.Run(); err != nil {
+		logger.Error("archiver failed", "err", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"errors"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/prexmon/prexmon/archiver/config"
+	"github.com/prexmon/prexmon/archiver/scrape"
+	"github.com/prexmon/prexmon/archiver/targets"
+)
+
+// reloader applies configuration files to the running parts. A file that
+// fails to load or apply changes nothing: the old configuration keeps
+// running and archiver_config_last_reload_successful drops to 0.
+type reloader struct {
+	file   string
+	mgr    *scrape.Manager
+	disc   *targets.Discovery
+	logger *slog.Logger
+
+	mu          sync.Mutex // one reload at a time
+	cfg         atomic.Pointer[config.Config]
+	targetsSeen atomic.Bool
+	success     prometheus.Gauge
+	successTime prometheus.Gauge
+}
+
+func newReloader(file string, mgr *scrape.Manager, disc *targets.Discovery, logger *slog.Logger, reg prometheus.Registerer) *reloader {
+	r := &reloader{
+		file:   file,
+		mgr:    mgr,
+		disc:   disc,
+		logger: logger,
+		success: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "archiver_config_last_reload_successful",
+			Help: "Whether the last configuration reload attempt was successful.",
+		}),
+		successTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "archiver_config_last_reload_success_timestamp_seconds",
+			Help: "Timestamp of the last successful configuration reload.",
+		}),
+	}
+	reg.MustRegister(r.success, r.successTime)
+	return r
+}
+
+// apply hands cfg to the scrape manager first, because building its HTTP
+// client is the step that can still fail; discovery cannot.
+func (r *reloader) apply(cfg *config.Config) error {
+	err := r.mgr.ApplyConfig(scrape.Config{
+		Interval:      time.Duration(cfg.ScrapeInterval),
+		Timeout:       time.Duration(cfg.ScrapeTimeout),
+		BodySizeLimit: int64(cfg.BodySizeLimit),
+		Scheme:        cfg.Scheme,
+		Path:          cfg.SnapshotPath,
+		HTTPClient:    cfg.HTTPClient,
+	})
+	if err != nil {
+		return err
+	}
+	r.disc.ApplyConfig(cfg)
+	if old := r.cfg.Load(); old != nil {
+		if !slices.Equal(old.API.Proxies, cfg.API.Proxies) || old.BodySizeLimit != cfg.BodySizeLimit {
+			r.logger.Warn("api.trusted_proxies and the push body limit change only on restart")
+		}
+	}
+	r.cfg.Store(cfg)
+	return nil
+}
+
+func (r *reloader) succeeded() {
+	r.success.Set(1)
+	r.successTime.SetToCurrentTime()
+}
+
+// reload re-reads the config file, for SIGHUP and POST /-/reload.
+func (r *reloader) reload() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cfg, err := config.Load(r.file)
+	if err == nil {
+		err = r.apply(cfg)
+	}
+	if err != nil {
+		r.success.Set(0)
+		r.logger.Error("reload failed, keeping the previous configuration", "file", r.file, "err", err)
+		return err
+	}
+	r.succeeded()
+	r.logger.Info("configuration reloaded", "file", r.file)
+	return nil
+}
+
+func (r *reloader) current() *config.Config { return r.cfg.Load() }
+
+func (r *reloader) synced() { r.targetsSeen.Store(true) }
+
+// ready is /readyz's config check: a config is loaded (always, once main
+// runs) and the first target list reached the scrape manager.
+func (r *reloader) ready() error {
+	if !r.targetsSeen.Load() {
+		return errors.New("targets not discovered yet")
+	}
+	return nil
+}
