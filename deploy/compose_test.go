@@ -1,0 +1,467 @@
+// Package deploy holds the deployment files (Dockerfiles, compose wiring,
+// systemd units, cloud-init, Prometheus and Alertmanager configuration) and
+// the tests that load them with the same parsers the real tools use.
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/prexmon/prexmon/archiver/config"
+)
+
+const testPassword = "s3cret-for-test"
+
+func loadProject(t *testing.T, env ...string) (*types.Project, error) {
+	t.Helper()
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := cli.NewProjectOptions([]string{filepath.Join(root, "docker-compose.yml")},
+		cli.WithWorkingDirectory(root),
+		cli.WithName("prexmon"),
+		cli.WithEnv(env),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return opts.LoadProject(context.Background())
+}
+
+func project(t *testing.T) *types.Project {
+	t.Helper()
+	p, err := loadProject(t, "GRAFANA_ADMIN_PASSWORD="+testPassword)
+	if err != nil {
+		t.Fatalf("load docker-compose.yml: %v", err)
+	}
+	return p
+}
+
+func service(t *testing.T, p *types.Project, name string) types.ServiceConfig {
+	t.Helper()
+	s, ok := p.Services[name]
+	if !ok {
+		t.Fatalf("service %s missing", name)
+	}
+	return s
+}
+
+func TestComposeServicesAndHealthchecks(t *testing.T) {
+	p := project(t)
+	want := []string{"alertmanager", "archiver", "exporter", "grafana", "prometheus"}
+	got := p.ServiceNames()
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("services %v, want %v", got, want)
+	}
+	for _, name := range want {
+		s := service(t, p, name)
+		hc := s.HealthCheck
+		if hc == nil || hc.Disable || len(hc.Test) < 2 || hc.Test[0] != "CMD" {
+			t.Errorf("%s: want an exec-form healthcheck, got %+v", name, hc)
+			continue
+		}
+		if !strings.HasPrefix(hc.Test[len(hc.Test)-1], "http://127.0.0.1:") {
+			t.Errorf("%s: healthcheck %v does not probe the service itself", name, hc.Test)
+		}
+		if s.Restart != "unless-stopped" {
+			t.Errorf("%s: restart %q, want unless-stopped", name, s.Restart)
+		}
+	}
+}
+
+func TestComposeDependsOnHealthy(t *testing.T) {
+	p := project(t)
+	for _, tc := range []struct {
+		service string
+		needs   []string
+	}{
+		{"prometheus", []string{"alertmanager", "archiver", "exporter"}},
+		{"grafana", []string{"prometheus"}},
+	} {
+		s := service(t, p, tc.service)
+		var got []string
+		for dep, cond := range s.DependsOn {
+			got = append(got, dep)
+			if cond.Condition != types.ServiceConditionHealthy {
+				t.Errorf("%s depends on %s with condition %q, want service_healthy", tc.service, dep, cond.Condition)
+			}
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, tc.needs) {
+			t.Errorf("%s depends on %v, want %v", tc.service, got, tc.needs)
+		}
+	}
+}
+
+func TestComposeExporterSeesHost(t *testing.T) {
+	s := service(t, project(t), "exporter")
+	if s.Pid != "host" {
+		t.Errorf("exporter pid %q, want host (to see every process)", s.Pid)
+	}
+	if s.NetworkMode != "host" {
+		t.Errorf("exporter network_mode %q, want host (to see the host's interfaces)", s.NetworkMode)
+	}
+	for _, tc := range []struct{ source, target, flag, propagation string }{
+		{"/proc", "/host/proc", "--path.procfs", ""},
+		{"/sys", "/host/sys", "--path.sysfs", ""},
+		{"/", "/rootfs", "--path.rootfs", "rslave"},
+	} {
+		i := slices.IndexFunc(s.Volumes, func(v types.ServiceVolumeConfig) bool { return v.Target == tc.target })
+		if i < 0 {
+			t.Errorf("exporter: no mount at %s", tc.target)
+			continue
+		}
+		v := s.Volumes[i]
+		if v.Type != types.VolumeTypeBind || v.Source != tc.source || !v.ReadOnly {
+			t.Errorf("exporter: mount at %s is %+v, want host %s read-only", tc.target, v, tc.source)
+		}
+		if tc.propagation != "" && (v.Bind == nil || v.Bind.Propagation != tc.propagation) {
+			t.Errorf("exporter: mount at %s propagation %+v, want %s", tc.target, v.Bind, tc.propagation)
+		}
+		if !slices.Contains(s.Command, tc.flag+"="+tc.target) {
+			t.Errorf("exporter command %v lacks %s=%s", s.Command, tc.flag, tc.target)
+		}
+	}
+	if !slices.Contains(s.Command, "--web.listen-address=:9110") {
+		t.Errorf("exporter command %v does not listen on :9110", s.Command)
+	}
+}
+
+func TestComposePortsAndVolumes(t *testing.T) {
+	p := project(t)
+	for _, tc := range []struct {
+		service  string
+		port     uint32
+		dataPath string
+	}{
+		{"prometheus", 9090, "/prometheus"},
+		{"alertmanager", 9093, "/alertmanager"},
+		{"grafana", 3000, "/var/lib/grafana"},
+		{"archiver", 5000, "/data"},
+	} {
+		s := service(t, p, tc.service)
+		if len(s.Ports) != 1 || s.Ports[0].Target != tc.port || s.Ports[0].Published != strconv.FormatUint(uint64(tc.port), 10) {
+			t.Errorf("%s ports %+v, want %d:%d", tc.service, s.Ports, tc.port, tc.port)
+		}
+		i := slices.IndexFunc(s.Volumes, func(v types.ServiceVolumeConfig) bool { return v.Target == tc.dataPath })
+		if i < 0 || s.Volumes[i].Type != types.VolumeTypeVolume {
+			t.Errorf("%s: data at %s is not on a named volume", tc.service, tc.dataPath)
+		} else if _, ok := p.Volumes[s.Volumes[i].Source]; !ok {
+			t.Errorf("%s: volume %s is not declared", tc.service, s.Volumes[i].Source)
+		}
+	}
+	// Every file the stack mounts from the checkout must exist, or Docker
+	// silently creates an empty directory in its place.
+	for _, s := range p.Services {
+		for _, v := range s.Volumes {
+			if v.Type != types.VolumeTypeBind || s.Name == "exporter" {
+				continue
+			}
+			if !v.ReadOnly {
+				t.Errorf("%s: bind mount %s is writable", s.Name, v.Target)
+			}
+			if _, err := os.Stat(v.Source); err != nil {
+				t.Errorf("%s: bind mount source: %v", s.Name, err)
+			}
+		}
+	}
+}
+
+func TestComposeGrafana(t *testing.T) {
+	s := service(t, project(t), "grafana")
+	env := func(k string) string {
+		if v := s.Environment[k]; v != nil {
+			return *v
+		}
+		return ""
+	}
+	if env("GF_SECURITY_ADMIN_PASSWORD") != testPassword {
+		t.Errorf("admin password %q does not come from GRAFANA_ADMIN_PASSWORD", env("GF_SECURITY_ADMIN_PASSWORD"))
+	}
+	if env("GF_AUTH_ANONYMOUS_ENABLED") != "false" {
+		t.Errorf("anonymous access %q, want false", env("GF_AUTH_ANONYMOUS_ENABLED"))
+	}
+	mounts := map[string]string{}
+	for _, v := range s.Volumes {
+		mounts[v.Target] = v.Source
+	}
+	root, _ := filepath.Abs("..")
+	for target, source := range map[string]string{
+		"/etc/grafana/provisioning/datasources": "dashboards/provisioning/datasources",
+		"/etc/grafana/provisioning/dashboards":  "dashboards/provisioning/dashboards",
+		"/etc/grafana/dashboards/prexmon":       "dashboards",
+	} {
+		if mounts[target] != filepath.Join(root, source) {
+			t.Errorf("grafana mounts %q at %s, want %s", mounts[target], target, source)
+		}
+	}
+	// The provider's path is where the dashboards are mounted.
+	raw, err := os.ReadFile("../dashboards/provisioning/dashboards/prexmon.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(raw, []byte("path: /etc/grafana/dashboards/prexmon\n")) {
+		t.Error("dashboard provider does not read /etc/grafana/dashboards/prexmon")
+	}
+}
+
+func TestComposeNeedsPassword(t *testing.T) {
+	_, err := loadProject(t)
+	if err == nil || !strings.Contains(err.Error(), "GRAFANA_ADMIN_PASSWORD") {
+		t.Fatalf("loading without GRAFANA_ADMIN_PASSWORD: err = %v, want a clear error naming it", err)
+	}
+}
+
+func TestComposeHasNoVersionKey(t *testing.T) {
+	raw, err := os.ReadFile("../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var top map[string]any
+	if err := yaml.Unmarshal(raw, &top); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := top["version"]; ok {
+		t.Error("the top-level version key is obsolete")
+	}
+}
+
+// hostPath maps a path inside a service's container to the checkout file
+// that a read-only bind mount puts there ("" when none does).
+func hostPath(s types.ServiceConfig, inContainer string) string {
+	best := ""
+	var src string
+	for _, v := range s.Volumes {
+		if v.Type != types.VolumeTypeBind {
+			continue
+		}
+		if inContainer == v.Target || strings.HasPrefix(inContainer, v.Target+"/") {
+			if len(v.Target) > len(best) {
+				best, src = v.Target, v.Source
+			}
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return filepath.Join(src, strings.TrimPrefix(inContainer, best))
+}
+
+// TestComposePrometheusFiles resolves every file prometheus.yml refers to
+// inside the container and checks a mount provides it from the checkout.
+func TestComposePrometheusFiles(t *testing.T) {
+	p := project(t)
+	s := service(t, p, "prometheus")
+	raw, err := os.ReadFile("../prometheus.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		RuleFiles []string `yaml:"rule_files"`
+		Alerting  struct {
+			Alertmanagers []struct {
+				FileSD []struct{ Files []string } `yaml:"file_sd_configs"`
+			} `yaml:"alertmanagers"`
+		} `yaml:"alerting"`
+		ScrapeConfigs []struct {
+			JobName string                       `yaml:"job_name"`
+			FileSD  []struct{ Files []string }   `yaml:"file_sd_configs"`
+			Static  []struct{ Targets []string } `yaml:"static_configs"`
+		} `yaml:"scrape_configs"`
+	}
+	if err := yaml.Unmarshal(raw, &cfg); err != nil {
+		t.Fatalf("parse prometheus.yml: %v", err)
+	}
+	files := append([]string{}, cfg.RuleFiles...)
+	for _, am := range cfg.Alerting.Alertmanagers {
+		for _, sd := range am.FileSD {
+			files = append(files, sd.Files...)
+		}
+	}
+	jobs := map[string]string{}
+	for _, sc := range cfg.ScrapeConfigs {
+		for _, sd := range sc.FileSD {
+			files = append(files, sd.Files...)
+			jobs[sc.JobName] = sd.Files[0]
+		}
+	}
+	if jobs["prexmon"] != "deploy/targets/agents.yml" || jobs["archiver"] == "" {
+		t.Errorf("file_sd jobs %v: want prexmon on deploy/targets/agents.yml and an archiver job", jobs)
+	}
+	if len(files) < 5 {
+		t.Fatalf("prometheus.yml refers to only %v", files)
+	}
+	for _, f := range files {
+		in := path.Join("/etc/prometheus", f)
+		host := hostPath(s, in)
+		if host == "" {
+			t.Errorf("prometheus needs %s but no mount provides it", in)
+			continue
+		}
+		if _, err := os.Stat(host); err != nil {
+			t.Errorf("prometheus needs %s: %v", in, err)
+		}
+	}
+	// Inside the stack, jobs must name the compose services.
+	for file, want := range map[string]string{
+		"deploy/prometheus/targets/archiver.yml":     "archiver:5000",
+		"deploy/prometheus/targets/alertmanager.yml": "alertmanager:9093",
+		"deploy/targets/agents.yml":                  "host.docker.internal:9110",
+	} {
+		host := hostPath(s, path.Join("/etc/prometheus", file))
+		if got := firstTarget(t, host); got != want {
+			t.Errorf("in the stack %s targets %q, want %q", file, got, want)
+		}
+	}
+}
+
+func firstTarget(t *testing.T, file string) string {
+	t.Helper()
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var groups []struct{ Targets []string }
+	if err := yaml.Unmarshal(raw, &groups); err != nil {
+		t.Fatalf("parse %s: %v", file, err)
+	}
+	if len(groups) == 0 || len(groups[0].Targets) == 0 {
+		t.Fatalf("%s has no targets", file)
+	}
+	return groups[0].Targets[0]
+}
+
+// TestComposeArchiverShares checks the archiver accepts its configuration
+// and reads the very targets file Prometheus' prexmon job reads.
+func TestComposeArchiverSharesTargets(t *testing.T) {
+	p := project(t)
+	s := service(t, p, "archiver")
+	var cfgPath string
+	for _, arg := range s.Command {
+		if v, ok := strings.CutPrefix(arg, "--config.file="); ok {
+			cfgPath = v
+		}
+	}
+	host := hostPath(s, cfgPath)
+	if host == "" {
+		t.Fatalf("archiver config %q is not mounted", cfgPath)
+	}
+	raw, err := os.ReadFile(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(raw)
+	if err != nil {
+		t.Fatalf("archiver rejects %s: %v", host, err)
+	}
+	var matched []string
+	for _, sd := range cfg.FileSDConfigs {
+		for _, pattern := range sd.Files {
+			hostPattern := hostPath(s, path.Join(path.Dir(cfgPath), pattern))
+			m, _ := filepath.Glob(hostPattern)
+			matched = append(matched, m...)
+		}
+	}
+	promAgents := hostPath(service(t, p, "prometheus"), "/etc/prometheus/deploy/targets/agents.yml")
+	if !slices.Contains(matched, promAgents) {
+		t.Errorf("archiver file_sd reads %v, want it to include Prometheus' %s", matched, promAgents)
+	}
+	if !slices.Contains(s.Command, "--storage.path=/data") {
+		t.Errorf("archiver command %v does not store under /data (the volume)", s.Command)
+	}
+}
+
+func TestDockerfiles(t *testing.T) {
+	p := project(t)
+	for _, name := range []string{"exporter", "archiver"} {
+		s := service(t, p, name)
+		if s.Build == nil {
+			t.Errorf("%s has no build section", name)
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join(s.Build.Context, s.Build.Dockerfile))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		text := string(raw)
+		var froms []string
+		user := ""
+		for _, line := range strings.Split(text, "\n") {
+			f := strings.Fields(line)
+			if len(f) >= 2 && f[0] == "FROM" {
+				froms = append(froms, f[1])
+			}
+			if len(f) >= 2 && f[0] == "USER" {
+				user = f[1]
+			}
+		}
+		if len(froms) < 2 || froms[len(froms)-1] != "scratch" {
+			t.Errorf("%s: stages %v, want a multi-stage build ending FROM scratch", name, froms)
+		}
+		if user == "" || user == "root" || strings.HasPrefix(user, "0") {
+			t.Errorf("%s: runs as %q, want a non-root USER", name, user)
+		}
+		for _, want := range []string{"CGO_ENABLED=0", "./" + name, "HEALTHCHECK", `ENTRYPOINT ["/bin/` + name + `"]`} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s Dockerfile lacks %s", name, want)
+			}
+		}
+	}
+}
+
+func TestAlertmanagerConfig(t *testing.T) {
+	const file = "alertmanager/alertmanager.yml"
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type route struct {
+		Receiver string  `yaml:"receiver"`
+		Routes   []route `yaml:"routes"`
+	}
+	var cfg struct {
+		Route     route                   `yaml:"route"`
+		Receivers []struct{ Name string } `yaml:"receivers"`
+	}
+	if err := yaml.Unmarshal(raw, &cfg); err != nil {
+		t.Fatalf("parse %s: %v", file, err)
+	}
+	names := map[string]bool{}
+	for _, r := range cfg.Receivers {
+		names[r.Name] = true
+	}
+	var walk func(r route)
+	walk = func(r route) {
+		if r.Receiver != "" && !names[r.Receiver] {
+			t.Errorf("route uses undefined receiver %q", r.Receiver)
+		}
+		for _, c := range r.Routes {
+			walk(c)
+		}
+	}
+	if cfg.Route.Receiver == "" {
+		t.Error("the root route needs a receiver")
+	}
+	walk(cfg.Route)
+	// amtool validates the file completely where it is installed.
+	if amtool, err := exec.LookPath("amtool"); err == nil {
+		if out, err := exec.Command(amtool, "check-config", file).CombinedOutput(); err != nil {
+			t.Errorf("amtool check-config: %v\n%s", err, out)
+		}
+	}
+}
