@@ -42,13 +42,12 @@ func (memoryCollector) Update(ctx context.Context) (Result, error) {
 		r.section.UsedBytes = vm.Total - vm.Available
 	}
 	r.section.UsedPercent = percent(float64(r.section.UsedBytes), float64(vm.Total))
-	sw, err := mem.SwapMemoryWithContext(ctx)
+	total, used, err := swapUsage(ctx, vm)
 	if err != nil {
 		return nil, fmt.Errorf("swap: %w", err)
 	}
 	r.hasSwap = true
-	r.section.SwapTotalBytes = sw.Total
-	r.section.SwapUsedBytes = sw.Used
+	r.section.SwapTotalBytes, r.section.SwapUsedBytes = total, used
 	return r, nil
 }
 

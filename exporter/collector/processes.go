@@ -126,7 +126,14 @@ func groupProcesses(procs []snapshot.Process, maxGroups int) []processGroup {
 		g.rss += p.RSSBytes
 		g.count++
 	}
-	groups := make([]processGroup, 0, len(byName))
+	// A process literally named "other" belongs to the overflow group, so
+	// it never produces a duplicate series.
+	other := processGroup{name: otherGroup}
+	if g, ok := byName[otherGroup]; ok {
+		other = *g
+		delete(byName, otherGroup)
+	}
+	groups := make([]processGroup, 0, len(byName)+1)
 	for _, g := range byName {
 		groups = append(groups, *g)
 	}
@@ -136,28 +143,18 @@ func groupProcesses(procs []snapshot.Process, maxGroups int) []processGroup {
 	if maxGroups < 1 {
 		maxGroups = 1
 	}
-	if len(groups) <= maxGroups {
+	if other.count == 0 && len(groups) <= maxGroups {
 		return groups
 	}
-	other := processGroup{name: otherGroup}
-	for _, g := range groups[maxGroups-1:] {
-		other.cpuSeconds += g.cpuSeconds
-		other.rss += g.rss
-		other.count += g.count
-	}
-	kept := groups[:maxGroups-1]
-	// A process literally named "other" joins the overflow group rather than
-	// producing a duplicate series.
-	kept = slices.DeleteFunc(kept, func(g processGroup) bool {
-		if g.name == otherGroup {
+	if len(groups) > maxGroups-1 {
+		for _, g := range groups[maxGroups-1:] {
 			other.cpuSeconds += g.cpuSeconds
 			other.rss += g.rss
 			other.count += g.count
-			return true
 		}
-		return false
-	})
-	return append(kept, other)
+		groups = groups[:maxGroups-1]
+	}
+	return append(groups, other)
 }
 
 func (r *processesResult) Fill(s *snapshot.Snapshot) { s.Processes = r.procs }

@@ -99,8 +99,9 @@ type Set struct {
 }
 
 type call struct {
-	done chan struct{}
-	res  *Collection
+	done    chan struct{}
+	res     *Collection
+	joiners int // callers that joined after it started
 }
 
 // NewSet builds the named collectors.
@@ -109,12 +110,16 @@ func NewSet(cfg Config, names []string) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newSetOf(cfg, cs), nil
+}
+
+func newSetOf(cfg Config, cs map[string]Collector) *Set {
 	s := &Set{cfg: cfg, collectors: cs, running: map[string]bool{}}
 	for n := range cs {
 		s.names = append(s.names, n)
 	}
 	sort.Strings(s.names)
-	return s, nil
+	return s
 }
 
 // Collect returns a collection made within ctx's deadline. If one is
@@ -122,7 +127,9 @@ func NewSet(cfg Config, names []string) (*Set, error) {
 func (s *Set) Collect(ctx context.Context) (*Collection, error) {
 	s.mu.Lock()
 	c := s.inflight
-	if c == nil {
+	if c != nil {
+		c.joiners++
+	} else {
 		c = &call{done: make(chan struct{})}
 		s.inflight = c
 		// The collection outlives a caller that gives up, so that the
@@ -130,7 +137,10 @@ func (s *Set) Collect(ctx context.Context) (*Collection, error) {
 		collectCtx := context.WithoutCancel(ctx)
 		var cancel context.CancelFunc = func() {}
 		if d, ok := ctx.Deadline(); ok {
-			collectCtx, cancel = context.WithDeadline(collectCtx, d)
+			// Finish a little before the caller gives up, so that it
+			// receives the collectors that made it instead of nothing.
+			early := min(time.Until(d)/10, 100*time.Millisecond)
+			collectCtx, cancel = context.WithDeadline(collectCtx, d.Add(-early))
 		}
 		go func() {
 			defer cancel()

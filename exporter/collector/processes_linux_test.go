@@ -1,0 +1,71 @@
+package collector
+
+import (
+	"context"
+	"os"
+	"testing"
+)
+
+func TestParseStat(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    procStat
+		wantErr bool
+	}{
+		{"plain", "1 (systemd) S 0 1 1 0 -1 4194560 50000 300000 100 200 1500 700 3000 1000 20 0 1 0 12 170000000 3000 18446744073709551615",
+			procStat{comm: "systemd", state: 'S', ppid: 0, utime: 1500, stime: 700, threads: 1, starttime: 12, rssPages: 3000}, false},
+		{"parens and spaces in name", "7 (a) b (c)) R 3 7 7 0 -1 0 0 0 0 0 5 6 0 0 20 0 9 0 44 1 2 3",
+			procStat{comm: "a) b (c)", state: 'R', ppid: 3, utime: 5, stime: 6, threads: 9, starttime: 44, rssPages: 2}, false},
+		{"truncated", "1 (x) S 0 1", procStat{}, true},
+		{"no name", "garbage", procStat{}, true},
+		{"empty", "", procStat{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseStat([]byte(tt.in))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
+			}
+			if !tt.wantErr && got != tt.want {
+				t.Fatalf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestStatusUID(t *testing.T) {
+	for in, want := range map[string]string{
+		"Name:\tx\nUid:\t1000\t1001\t1001\t1001\nGid:\t0\n": "1001",
+		"Name:\tx\n": "",
+		"Name:\tx\nUid:\t5": "",
+	} {
+		if got := statusUID([]byte(in)); got != want {
+			t.Errorf("statusUID(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// The live reader must see this test process itself, with sane fields.
+func TestProcReaderSeesSelf(t *testing.T) {
+	r, err := newProcessReader(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	procs, err := r.Processes(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := int32(os.Getpid())
+	for _, p := range procs {
+		if p.PID != self {
+			continue
+		}
+		exe, _ := os.Executable()
+		if p.Exe != exe || p.PPID != int32(os.Getppid()) || p.Threads < 1 || p.RSSBytes == 0 || p.StartedAt.IsZero() || p.Cmdline == "" {
+			t.Fatalf("self = %+v (exe %s)", p, exe)
+		}
+		return
+	}
+	t.Fatalf("own pid %d not among %d processes", self, len(procs))
+}
