@@ -37,7 +37,7 @@ func TestParseStat(t *testing.T) {
 func TestStatusUID(t *testing.T) {
 	for in, want := range map[string]string{
 		"Name:\tx\nUid:\t1000\t1001\t1001\t1001\nGid:\t0\n": "1001",
-		"Name:\tx\n": "",
+		"Name:\tx\n":        "",
 		"Name:\tx\nUid:\t5": "",
 	} {
 		if got := statusUID([]byte(in)); got != want {
