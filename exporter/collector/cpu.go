@@ -113,8 +113,15 @@ func cpuDelta(a, b cpu.TimesStat) (busy, total float64) {
 	return busy, total
 }
 
+// cpuTotal sums the modes this OS reports, which partition the CPU's time
+// (on Windows kernel time contains idle and interrupt time; cpuModesFor
+// takes them apart so nothing is counted twice).
 func cpuTotal(t cpu.TimesStat) float64 {
-	return t.User + t.System + t.Idle + t.Nice + t.Iowait + t.Irq + t.Softirq + t.Steal
+	var total float64
+	for _, m := range cpuModesFor(t) {
+		total += m.seconds
+	}
+	return total
 }
 
 func percent(part, whole float64) float64 {
