@@ -44,8 +44,16 @@ func Archiver() Dashboard {
 		)))
 	l.add(12, 8, timeseries("Schedule lag", "How late scrapes start against their schedule (99th percentile); a growing lag means the archiver cannot keep up with its agents.", "s", false,
 		targets(
-			"p50", a(`histogram_quantile(0.5, sum by (le) (rate(archiver_schedule_lag_seconds_bucket{SEL}[$__rate_interval])))`),
-			"p99", a(`histogram_quantile(0.99, sum by (le) (rate(archiver_schedule_lag_seconds_bucket{SEL}[$__rate_interval])))`),
+			"p50", a(`histogram_quantile(0.5, sum by (le) (rate(archiver_scrape_schedule_lag_seconds_bucket{SEL}[$__rate_interval])))`),
+			"p99", a(`histogram_quantile(0.99, sum by (le) (rate(archiver_scrape_schedule_lag_seconds_bucket{SEL}[$__rate_interval])))`),
+		)))
+
+	l.add(12, 8, timeseries("Scrapes missed", "Planned scrapes skipped because the previous scrape of the same agent was still running: the agent or the archiver is too slow for the interval (ArchiverFallingBehind alert).", "ops", false,
+		targets("{{instance}}", a(`rate(archiver_scrapes_missed_total{SEL}[$__rate_interval])`))))
+	l.add(12, 8, timeseries("Registered agents and target files", "Agents registered through static_configs and file_sd, and file_sd files that currently fail to read or parse (the previous targets stay in use).", "short", false,
+		targets(
+			"agents", a(`archiver_targets{SEL}`),
+			"failing files", a(`archiver_sd_files_failing{SEL}`),
 		)))
 
 	l.row("Storage", "")
