@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -84,7 +85,7 @@ func parseFlags(args []string) (*options, error) {
 	app.Flag("push.bearer-token-file", "File holding the bearer token for the archiver's push endpoint.").StringVar(&o.push.BearerTokenFile)
 	app.Flag("push.timeout", "Timeout of one push.").Default("30s").DurationVar(&o.push.Timeout)
 
-	if _, err := app.Parse(args); err != nil {
+	if _, err := app.Parse(boolAssignments(app, args)); err != nil {
 		return nil, err
 	}
 	o.cfg.Version = version.Version
@@ -92,6 +93,32 @@ func parseFlags(args []string) (*options, error) {
 		o.cfg.Version = "dev"
 	}
 	return o, nil
+}
+
+// boolAssignments rewrites --flag=true/false of boolean flags into kingpin's
+// --flag / --no-flag, because operators (and SPEC) write
+// --snapshot.cmdline=false and kingpin would reject it.
+func boolAssignments(app *kingpin.Application, args []string) []string {
+	isBool := map[string]bool{}
+	for _, f := range app.Model().Flags {
+		if f.IsBoolFlag() {
+			isBool[f.Name] = true
+		}
+	}
+	out := make([]string, 0, len(args))
+	for _, a := range args {
+		name, val, ok := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		if ok && strings.HasPrefix(a, "--") && isBool[name] {
+			switch strings.ToLower(val) {
+			case "true", "1":
+				a = "--" + name
+			case "false", "0":
+				a = "--no-" + name
+			}
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 func (o *options) enabledNames() []string {
