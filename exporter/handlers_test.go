@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/prexmon/prexmon/exporter/collector"
+	"github.com/prexmon/prexmon/exporter/snapshot"
+)
+
+func newTestServer(t testing.TB) *httptest.Server {
+	t.Helper()
+	set, err := collector.NewSet(collector.DefaultConfig(), collector.Names())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHandlers(set, prometheus.NewRegistry(), "test", 500*time.Millisecond, collector.DefaultConfig().Logger)
+	mux, err := h.mux("/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// Run with -race: concurrent scrapes of both endpoints share collections
+// and render the same immutable results at once.
+func TestConcurrentScrapes(t *testing.T) {
+	srv := newTestServer(t)
+	var wg sync.WaitGroup
+	errs := make(chan string, 64)
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			path := "/metrics"
+			if i%2 == 0 {
+				path = "/snapshot"
+			}
+			for range 5 {
+				resp, err := http.Get(srv.URL + path)
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				switch {
+				case resp.StatusCode != http.StatusOK:
+					errs <- path + ": " + resp.Status
+				case path == "/snapshot" && snapshot.CheckRaw(body) != nil:
+					errs <- "invalid snapshot: " + snapshot.CheckRaw(body).Error()
+				case path == "/metrics" && !bytes.Contains(body, []byte(`host_scrape_collector_success{collector="processes"} 1`)):
+					errs <- "processes collector failed under concurrency"
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}
+
+func TestSnapshotGzipNegotiation(t *testing.T) {
+	srv := newTestServer(t)
+	tests := []struct {
+		accept   string
+		wantGzip bool
+	}{
+		{"", false},
+		{"gzip", true},
+		{"br, gzip;q=0.5", true},
+		{"gzip;q=0", false},
+		{"identity", false},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/snapshot", nil)
+		if tt.accept != "" {
+			req.Header.Set("Accept-Encoding", tt.accept)
+		}
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body io.Reader = resp.Body
+		gotGzip := resp.Header.Get("Content-Encoding") == "gzip"
+		if gotGzip {
+			zr, err := gzip.NewReader(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body = zr
+		}
+		raw, _ := io.ReadAll(body)
+		resp.Body.Close()
+		if gotGzip != tt.wantGzip {
+			t.Errorf("Accept-Encoding %q: gzip = %v, want %v", tt.accept, gotGzip, tt.wantGzip)
+		}
+		if err := snapshot.CheckRaw(raw); err != nil {
+			t.Errorf("Accept-Encoding %q: %v", tt.accept, err)
+		}
+	}
+}
+
+func TestScrapeTimeoutHeader(t *testing.T) {
+	h := &handlers{slack: 500 * time.Millisecond}
+	tests := []struct {
+		header string
+		want   time.Duration
+	}{
+		{"", defaultScrapeTimeout},
+		{"10", 9500 * time.Millisecond},
+		{"0.5", 500 * time.Millisecond}, // too short to subtract the margin
+		{"garbage", defaultScrapeTimeout},
+		{"-3", defaultScrapeTimeout},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		if tt.header != "" {
+			req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", tt.header)
+		}
+		ctx, cancel := h.scrapeContext(req)
+		dl, _ := ctx.Deadline()
+		cancel()
+		if got := time.Until(dl); got > tt.want || got < tt.want-time.Second {
+			t.Errorf("header %q: deadline in %v, want about %v", tt.header, got, tt.want)
+		}
+	}
+}
+
+func TestBoolFlagAssignments(t *testing.T) {
+	tests := []struct {
+		args                 []string
+		wantCmdline, wantCPU bool
+	}{
+		{nil, true, true},
+		{[]string{"--snapshot.cmdline=false"}, false, true},
+		{[]string{"--no-snapshot.cmdline", "--collector.cpu=false"}, false, false},
+		{[]string{"--collector.cpu=true", "--snapshot.cmdline=1"}, true, true},
+	}
+	for _, tt := range tests {
+		o, err := parseFlags(tt.args)
+		if err != nil {
+			t.Fatalf("parseFlags(%q): %v", tt.args, err)
+		}
+		if o.cfg.ProcessCmdline != tt.wantCmdline || *o.enabled["cpu"] != tt.wantCPU {
+			t.Errorf("parseFlags(%q): cmdline %v cpu %v, want %v %v", tt.args, o.cfg.ProcessCmdline, *o.enabled["cpu"], tt.wantCmdline, tt.wantCPU)
+		}
+	}
+	if _, err := parseFlags([]string{"--snapshot.cmdline=maybe"}); err == nil {
+		t.Error("--snapshot.cmdline=maybe accepted")
+	}
+}
