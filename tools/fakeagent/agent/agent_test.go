@@ -1,0 +1,290 @@
+package agent
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prexmon/prexmon/exporter/snapshot"
+)
+
+func TestEncodeRealistic(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	for seed := range uint64(16) {
+		b, err := Encode(seed, now, gzip.BestSpeed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := snapshot.CheckRaw(b.JSON); err != nil {
+			t.Fatalf("seed %d: CheckRaw: %v", seed, err)
+		}
+		dec := json.NewDecoder(bytes.NewReader(b.JSON))
+		dec.DisallowUnknownFields()
+		var s snapshot.Snapshot
+		if err := dec.Decode(&s); err != nil {
+			t.Fatalf("seed %d: decode: %v", seed, err)
+		}
+		if len(s.Processes) != NumProcesses {
+			t.Errorf("seed %d: %d processes, want %d", seed, len(s.Processes), NumProcesses)
+		}
+		if n := len(b.JSON); n < 85_000 || n > 125_000 {
+			t.Errorf("seed %d: body %d bytes, want about 100 KB", seed, n)
+		}
+		if r := b.Ratio(); r < 3.5 || r > 4.5 {
+			t.Errorf("seed %d: gzip ratio %.2f, want 3.5..4.5", seed, r)
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(b.Gzip))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if plain, err := io.ReadAll(zr); err != nil || !bytes.Equal(plain, b.JSON) {
+			t.Fatalf("seed %d: gzip body does not round-trip: %v", seed, err)
+		}
+		kernel, java := 0, 0
+		for _, p := range s.Processes {
+			if p.Cmdline == "" {
+				kernel++
+			}
+			if p.Name == "java" && len(p.Cmdline) > 1000 {
+				java++
+			}
+		}
+		if kernel < 30 || java < 1 {
+			t.Errorf("seed %d: %d kernel threads and %d long java command lines, want a realistic mix", seed, kernel, java)
+		}
+	}
+}
+
+func TestEncodeStableIdentity(t *testing.T) {
+	t0 := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	a, b := Generate(7, t0), Generate(7, t0.Add(5*time.Second))
+	if a.Host.Hostname != b.Host.Hostname || a.Processes[200].Cmdline != b.Processes[200].Cmdline {
+		t.Error("the same seed must describe the same machine")
+	}
+	if !b.CollectedAt.After(a.CollectedAt) {
+		t.Error("collected_at must follow now")
+	}
+	if Generate(8, t0).Host.Hostname == a.Host.Hostname && Generate(9, t0).Host.Hostname == a.Host.Hostname {
+		t.Error("different seeds should describe different machines")
+	}
+}
+
+func TestParseAddresses(t *testing.T) {
+	tests := []struct {
+		spec        string
+		n           int
+		first, last string
+		wantErr     string
+	}{
+		{spec: "127.0.0.2", n: 1, first: "127.0.0.2", last: "127.0.0.2"},
+		{spec: "127.0.0.2-127.0.19.137", n: 5000, first: "127.0.0.2", last: "127.0.19.137"},
+		{spec: "127.0.0.250-127.0.1.3, 127.0.0.1", n: 11, first: "127.0.0.250", last: "127.0.0.1"},
+		{spec: "127.0.0.2-127.0.0.3,127.0.0.3", n: 2, first: "127.0.0.2", last: "127.0.0.3"},
+		{spec: "::1", n: 1, first: "::1", last: "::1"},
+		{spec: "", wantErr: "empty"},
+		{spec: "10.0.0.1", wantErr: "not loopback"},
+		{spec: "127.0.0.9-127.0.0.2", wantErr: "backwards"},
+		{spec: "127.0.0.1-::1", wantErr: "mixes"},
+		{spec: "127.0.0.1-127.1.0.0", wantErr: "more than"},
+		{spec: "localhost", wantErr: "parse address"},
+		{spec: "127.0.0.1-", wantErr: "parse address"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.spec, func(t *testing.T) {
+			got, err := ParseAddresses(tt.spec)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != tt.n || got[0].String() != tt.first || got[len(got)-1].String() != tt.last {
+				t.Fatalf("got %d addresses %v..%v, want %d %s..%s", len(got), got[0], got[len(got)-1], tt.n, tt.first, tt.last)
+			}
+		})
+	}
+}
+
+func TestConsecutive(t *testing.T) {
+	got, err := Consecutive("127.0.0.254", 3)
+	if err != nil || len(got) != 3 || got[2] != netip.MustParseAddr("127.0.1.0") {
+		t.Fatalf("Consecutive = %v, %v", got, err)
+	}
+	for _, bad := range []struct {
+		first string
+		n     int
+	}{{"127.255.255.254", 3}, {"192.168.1.1", 1}, {"127.0.0.2", 0}, {"127.0.0.2", MaxAgents + 1}} {
+		if _, err := Consecutive(bad.first, bad.n); err == nil {
+			t.Errorf("Consecutive(%s, %d) succeeded", bad.first, bad.n)
+		}
+	}
+}
+
+func TestAcceptsGzip(t *testing.T) {
+	for h, want := range map[string]bool{
+		"": false, "gzip": true, "identity": false, "deflate, gzip;q=1.0, *;q=0.5": true,
+		"GZIP": true, "gzip;q=0": false, "br, gzip ; q=0.8": true,
+	} {
+		if got := acceptsGzip(h); got != want {
+			t.Errorf("acceptsGzip(%q) = %v, want %v", h, got, want)
+		}
+	}
+}
+
+// freePort finds a port free on the first address; the fleet binds the
+// same port on every address of a range nobody else uses.
+func freePort(t *testing.T, a netip.Addr) int {
+	t.Helper()
+	l, err := net.Listen("tcp", netip.AddrPortFrom(a, 0).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func startFleet(t *testing.T, n int) *Fleet {
+	t.Helper()
+	addrs, err := Consecutive("127.77.0.1", n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Start(Options{Addrs: addrs, Port: freePort(t, addrs[0]), Variants: 4, Record: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Close() })
+	return f
+}
+
+func TestFleetServesEveryAgent(t *testing.T) {
+	n := 5000
+	if testing.Short() || raceEnabled {
+		n = 500
+	}
+	f := startFleet(t, n)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true, DisableCompression: true}}
+	targets := f.Targets()
+	work := make(chan int)
+	errs := make(chan error, len(targets))
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for i := range work {
+				// Validating every body would test CheckRaw, not the fleet.
+				if err := checkAgent(client, targets[i], i%7 == 0, i%50 == 0); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	for i := range targets {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	st := f.Stats()
+	if st.Snapshots != int64(n) {
+		t.Errorf("served %d snapshots, want %d", st.Snapshots, n)
+	}
+	for _, i := range []int{0, n / 2, n - 1} {
+		if got := len(f.Arrivals(i)); got != 1 {
+			t.Errorf("agent %d: %d arrivals recorded, want 1", i, got)
+		}
+	}
+}
+
+func checkAgent(client *http.Client, target string, gz, validate bool) error {
+	req, err := http.NewRequest(http.MethodGet, "http://"+target+"/snapshot", nil)
+	if err != nil {
+		return err
+	}
+	if gz {
+		req.Header.Set("Accept-Encoding", "gzip")
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var body io.Reader = resp.Body
+	if gz {
+		if resp.Header.Get("Content-Encoding") != "gzip" {
+			return fmt.Errorf("%s: gzip asked but not served", target)
+		}
+		zr, err := gzip.NewReader(resp.Body)
+		if err != nil {
+			return err
+		}
+		body = zr
+	}
+	raw, err := io.ReadAll(body)
+	if err != nil {
+		return err
+	}
+	if len(raw) < 50_000 {
+		return fmt.Errorf("%s: body of %d bytes", target, len(raw))
+	}
+	if !validate {
+		return nil
+	}
+	return snapshot.CheckRaw(raw)
+}
+
+func TestFleetRejectsBusyAddress(t *testing.T) {
+	a := netip.MustParseAddr("127.77.1.1")
+	l, err := net.Listen("tcp", netip.AddrPortFrom(a, 0).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	_, err = Start(Options{Addrs: []netip.Addr{netip.MustParseAddr("127.77.1.0"), a}, Port: port, Variants: 1})
+	if err == nil || !strings.Contains(err.Error(), "agent 2 of 2") {
+		t.Fatalf("Start on a busy address: err = %v", err)
+	}
+	// The first address must have been released again.
+	l2, err := net.Listen("tcp", netip.AddrPortFrom(netip.MustParseAddr("127.77.1.0"), uint16(port)).String())
+	if err != nil {
+		t.Fatalf("listener of a failed Start leaked: %v", err)
+	}
+	l2.Close()
+}
+
+func BenchmarkEncode(b *testing.B) {
+	now := time.Now()
+	for b.Loop() {
+		if _, err := Encode(3, now, gzip.BestSpeed); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkCheckRawRealistic(b *testing.B) {
+	body, err := Encode(3, time.Now(), gzip.BestSpeed)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(body.JSON)))
+	for b.Loop() {
+		if err := snapshot.CheckRaw(body.JSON); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
