@@ -49,8 +49,9 @@ stack-check:
 	@if ls deploy/prometheus/*_test.yml >/dev/null 2>&1; then cd deploy/prometheus && $(PROMTOOL) test rules *_test.yml; fi
 
 ## bench: the speed and memory figures reported in issue notes.
-bench:
+bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./exporter/...
+	$(GO) run ./tools/exporterbench -exporter $(BIN)/exporter -n 200
 
 clean:
 	rm -rf $(BIN)

@@ -162,3 +162,32 @@ func TestBoolFlagAssignments(t *testing.T) {
 		t.Error("--snapshot.cmdline=maybe accepted")
 	}
 }
+
+func benchmarkEndpoint(b *testing.B, path string) {
+	set, err := collector.NewSet(collector.DefaultConfig(), collector.Names())
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := newHandlers(set, prometheus.NewRegistry(), "bench", 500*time.Millisecond, collector.DefaultConfig().Logger)
+	mux, err := h.mux("/metrics")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var size int
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d", rec.Code)
+		}
+		size = rec.Body.Len()
+	}
+	b.ReportMetric(float64(size), "bytes/response")
+}
+
+// BenchmarkSnapshot is the whole /snapshot (every collector, JSON encoding)
+// to compare with collector.BenchmarkPlainProcRead.
+func BenchmarkSnapshot(b *testing.B) { benchmarkEndpoint(b, "/snapshot") }
+
+// BenchmarkMetrics is the whole /metrics without the network.
+func BenchmarkMetrics(b *testing.B) { benchmarkEndpoint(b, "/metrics") }

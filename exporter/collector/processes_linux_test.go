@@ -69,3 +69,62 @@ func TestProcReaderSeesSelf(t *testing.T) {
 	}
 	t.Fatalf("own pid %d not among %d processes", self, len(procs))
 }
+
+// plainProcRead is the yardstick of issue 2: read stat, status and cmdline
+// of every process with nothing else.
+func plainProcRead(b *testing.B) int {
+	d, err := os.Open("/proc")
+	if err != nil {
+		b.Fatal(err)
+	}
+	names, _ := d.Readdirnames(-1)
+	d.Close()
+	n := 0
+	for _, name := range names {
+		if name[0] < '0' || name[0] > '9' {
+			continue
+		}
+		for _, f := range []string{"stat", "status", "cmdline"} {
+			if _, err := os.ReadFile("/proc/" + name + "/" + f); err == nil {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func BenchmarkPlainProcRead(b *testing.B) {
+	for b.Loop() {
+		plainProcRead(b)
+	}
+}
+
+func BenchmarkProcReader(b *testing.B) {
+	r, err := newProcessReader(DefaultConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n int
+	for b.Loop() {
+		procs, err := r.Processes(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		n = len(procs)
+	}
+	b.ReportMetric(float64(n), "procs")
+}
+
+// BenchmarkProcessesCollector adds what the collector does on top of the
+// reader: CPU deltas, redaction (cached) and grouping.
+func BenchmarkProcessesCollector(b *testing.B) {
+	c, err := newProcessesCollector(DefaultConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := c.Update(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
