@@ -400,3 +400,16 @@ func selfSignedCert(t *testing.T, dir string) (certFile, keyFile string, pool *x
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
 }
+
+func TestExporterSIGTERMExitsCleanly(t *testing.T) {
+	_, p := startExporter(t)
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Wait(t, 15*time.Second); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, p.Output())
+	}
+	if !strings.Contains(p.Output(), "shutting down") {
+		t.Fatalf("no shutdown log line:\n%s", p.Output())
+	}
+}
