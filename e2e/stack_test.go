@@ -1,0 +1,310 @@
+//go:build linux
+
+package e2e
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prexmon/prexmon/dashboards"
+)
+
+// Grafana's $__rate_interval is four scrape intervals at least; the stack
+// below scrapes every second. $__range stands for a short dashboard range.
+const (
+	stackScrape       = time.Second
+	stackRateInterval = "4s"
+	stackRange        = "1m"
+)
+
+// panelsWithoutData lists panels allowed to stay empty on this machine, with
+// the reason. Everything else must return data.
+var panelsWithoutData = map[string]string{}
+
+// absentWhenIdle are exporter metrics with a label per thing that may not
+// exist on the test machine, so a live scrape can lack them.
+var absentWhenIdle = map[string]string{
+	"host_user_sessions": "one series per logged-in user; CI machines have no utmp and no sessions",
+}
+
+// TestStackPrometheus runs the real Prometheus with the shipped
+// prometheus.yml, rules and archiver.yml (only addresses and intervals
+// changed) against a real exporter and archiver, then runs every rule and
+// dashboard expression through the query API.
+func TestStackPrometheus(t *testing.T) {
+	promBin := NeedCommand(t, "prometheus")
+	archiverErr := canBuild(t, "archiver")
+	if archiverErr != nil {
+		t.Logf("SKIPPING the archiver part of the stack: go build ./archiver fails: %v", archiverErr)
+	}
+	s := newStackDir(t)
+	deadline := time.Now().Add(75 * time.Second)
+
+	// The exporter with the docker-compose flags, pointed at this host's
+	// own /proc, /sys and / (compose mounts the host's there).
+	expAddr := fmt.Sprintf("127.0.0.1:%d", FreePort(t, "127.0.0.1"))
+	exp := Start(t, Binary(t, "exporter"), "--web.listen-address="+expAddr,
+		"--path.procfs=/proc", "--path.sysfs=/sys", "--path.rootfs=/")
+	WaitHTTP(t, exp, "http://"+expAddr+"/healthz")
+	s.targets("deploy/targets/agents.yml", expAddr)
+
+	archAddr := ""
+	if archiverErr == nil {
+		archAddr = fmt.Sprintf("127.0.0.1:%d", FreePort(t, "127.0.0.1"))
+		// The shipped archiver.yml reads deploy/targets/agents.yml next to
+		// it: the very file Prometheus' prexmon job reads below.
+		s.rewriteYAML("archiver.yml", func(m map[string]any) {
+			m["scrape_interval"] = stackScrape.String()
+			m["scrape_timeout"] = "900ms"
+		})
+		arch := Start(t, Binary(t, "archiver"), "--config.file="+s.path("archiver.yml"),
+			"--storage.path="+s.path("data"), "--web.listen-address="+archAddr)
+		WaitHTTP(t, arch, "http://"+archAddr+"/readyz")
+		s.targets("deploy/prometheus/targets/archiver.yml", archAddr)
+	} else {
+		s.targets("deploy/prometheus/targets/archiver.yml")
+	}
+	s.targets("deploy/prometheus/targets/alertmanager.yml")
+	s.copyFromRepo("deploy/prometheus/rules.yml")
+	s.copyFromRepo("deploy/prometheus/alerts.yml")
+
+	promAddr := fmt.Sprintf("127.0.0.1:%d", FreePort(t, "127.0.0.1"))
+	s.rewriteYAML("prometheus.yml", func(m map[string]any) {
+		g := m["global"].(map[string]any)
+		g["scrape_interval"] = stackScrape.String()
+		g["evaluation_interval"] = stackScrape.String()
+		g["scrape_timeout"] = "900ms"
+		for _, sc := range m["scrape_configs"].([]any) {
+			job := sc.(map[string]any)
+			if job["job_name"] == "prometheus" {
+				job["static_configs"] = []any{map[string]any{"targets": []string{promAddr}}}
+			}
+		}
+	})
+	prom := Start(t, promBin, "--config.file="+s.path("prometheus.yml"),
+		"--storage.tsdb.path="+s.path("tsdb"), "--web.listen-address="+promAddr, "--log.level=warn")
+	WaitHTTP(t, prom, "http://"+promAddr+"/-/ready")
+	c := promClient{base: "http://" + promAddr, hc: newHTTPClient()}
+
+	jobs := []string{"prexmon"}
+	if archAddr != "" {
+		jobs = append(jobs, "archiver")
+	}
+	WaitFor(t, time.Until(deadline), "up == 1 for "+strings.Join(jobs, ", "), func() error {
+		for _, job := range jobs {
+			ss, err := c.query(`up{job="` + job + `"} == 1`)
+			if err != nil {
+				return err
+			}
+			if len(ss) != 1 {
+				return fmt.Errorf("job %s: %d targets up", job, len(ss))
+			}
+		}
+		return nil
+	})
+
+	live := scrapeNames(t, "http://"+expAddr+"/metrics")
+	if archAddr != "" {
+		for n := range scrapeNames(t, "http://"+archAddr+"/metrics") {
+			live[n] = true
+		}
+	}
+	records, alerts := ruleExprs(t, "deploy/prometheus/rules.yml")
+	_, moreAlerts := ruleExprs(t, "deploy/prometheus/alerts.yml")
+	for k, v := range moreAlerts {
+		alerts[k] = v
+	}
+	known := func(name string) bool {
+		return live[name] || records[name] != "" || name == "up" || absentWhenIdle[name] != ""
+	}
+	archiverOnly := func(expr string) bool { return strings.Contains(expr, "archiver_") }
+
+	t.Run("rules", func(t *testing.T) {
+		all := map[string]string{}
+		for k, v := range records {
+			all[k] = v
+		}
+		for k, v := range alerts {
+			all[k] = v
+		}
+		for name, expr := range all {
+			if archAddr == "" && archiverOnly(expr) {
+				continue
+			}
+			names, err := dashboards.MetricNames(expr)
+			if err != nil {
+				t.Errorf("rule %s: %v", name, err)
+			}
+			for _, n := range names {
+				if !known(n) {
+					t.Errorf("rule %s uses %s, which no live scrape exposes and no rule records", name, n)
+				}
+			}
+			if _, err := c.query(expr); err != nil {
+				t.Errorf("rule %s: %v", name, err)
+			}
+		}
+		WaitFor(t, time.Until(deadline), "every rule evaluated without error and every recording rule has data", func() error {
+			return checkRules(c, len(all), records, archAddr != "")
+		})
+	})
+
+	t.Run("dashboards", func(t *testing.T) {
+		qs, err := dashboards.LoadQueries(filepath.Join(RepoRoot(), "dashboards"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if archAddr == "" {
+			var hostOnly []dashboards.Query
+			for _, q := range qs {
+				if q.Dashboard != "archiver.json" {
+					hostOnly = append(hostOnly, q)
+				}
+			}
+			qs = hostOnly
+		}
+		for _, q := range qs {
+			names, err := dashboards.MetricNames(dashboards.Expand(q.Expr, stackRateInterval, stackRange))
+			if err != nil {
+				t.Errorf("%v: %v", q, err)
+			}
+			for _, n := range names {
+				if !known(n) {
+					t.Errorf("%v: %s is not exposed by a live scrape nor recorded", q, n)
+				}
+			}
+		}
+		var last error
+		WaitFor(t, time.Until(deadline), "every dashboard panel returning data", func() error {
+			last = checkPanels(c, qs)
+			var qe queryError
+			if errors.As(last, &qe) {
+				t.Fatalf("query failed: %v", last)
+			}
+			return last
+		})
+	})
+
+	t.Run("values", func(t *testing.T) {
+		for _, tc := range []struct {
+			expr     string
+			min, max float64
+		}{
+			{`instance:host_cpu_utilisation:rate1m`, 0, 1},
+			{`instance:host_memory_utilisation:ratio`, 0, 1},
+			{`instance:host_filesystem_used:max_ratio`, 0, 1},
+			{`instance:host_uptime:seconds`, 1, 1e9},
+			{`abs(host_time_seconds - timestamp(host_time_seconds))`, 0, 5},
+			{`count(host_os_info{os="linux"})`, 1, 1},
+		} {
+			ss, err := c.query(tc.expr)
+			if err != nil || len(ss) != 1 {
+				t.Errorf("%s: %d samples, err %v", tc.expr, len(ss), err)
+				continue
+			}
+			v, err := strconv.ParseFloat(fmt.Sprint(ss[0].Value[1]), 64)
+			if err != nil || v < tc.min || v > tc.max {
+				t.Errorf("%s = %v (%v), want within [%v, %v]", tc.expr, ss[0].Value[1], err, tc.min, tc.max)
+			}
+		}
+	})
+}
+
+// queryError marks a failed query (as opposed to one without data yet),
+// which waiting cannot fix.
+type queryError struct{ err error }
+
+func (e queryError) Error() string { return e.err.Error() }
+
+// checkPanels runs each panel's queries as Grafana would (instant or over
+// a range) and reports the panels that returned nothing.
+func checkPanels(c promClient, qs []dashboards.Query) error {
+	hasData := map[string]bool{}
+	var panels []string
+	for _, q := range qs {
+		key := q.Dashboard + " / " + q.Panel
+		if _, seen := hasData[key]; !seen {
+			panels = append(panels, key)
+			hasData[key] = false
+		}
+		expr := dashboards.Expand(q.Expr, stackRateInterval, stackRange)
+		var n int
+		var err error
+		if q.Instant {
+			var ss []promSample
+			ss, err = c.query(expr)
+			n = len(ss)
+		} else {
+			n, err = c.queryRange(expr, 20*time.Second, stackScrape)
+		}
+		if err != nil {
+			return queryError{fmt.Errorf("%v: %w", q, err)}
+		}
+		if n > 0 {
+			hasData[key] = true
+		}
+	}
+	var empty []string
+	for _, p := range panels {
+		if !hasData[p] && panelsWithoutData[p] == "" {
+			empty = append(empty, p)
+		}
+	}
+	sort.Strings(empty)
+	if len(empty) > 0 {
+		return fmt.Errorf("%d of %d panels without data: %s", len(empty), len(panels), strings.Join(empty, "; "))
+	}
+	return nil
+}
+
+// checkRules asks Prometheus for its loaded rules: all of them, healthy,
+// and every recording rule's series present.
+func checkRules(c promClient, want int, records map[string]string, withArchiver bool) error {
+	data, err := c.get("/api/v1/rules", nil)
+	if err != nil {
+		return err
+	}
+	var res struct {
+		Groups []struct {
+			Rules []struct {
+				Name      string `json:"name"`
+				Health    string `json:"health"`
+				LastError string `json:"lastError"`
+			} `json:"rules"`
+		} `json:"groups"`
+	}
+	if err := jsonUnmarshal(data, &res); err != nil {
+		return err
+	}
+	got := 0
+	for _, g := range res.Groups {
+		for _, r := range g.Rules {
+			got++
+			if r.Health != "ok" {
+				return fmt.Errorf("rule %s: health %q %s", r.Name, r.Health, r.LastError)
+			}
+		}
+	}
+	if got != want {
+		return fmt.Errorf("prometheus loaded %d rules, the files hold %d", got, want)
+	}
+	for name, expr := range records {
+		if !withArchiver && strings.Contains(expr, "archiver_") {
+			continue
+		}
+		ss, err := c.query(name)
+		if err != nil {
+			return err
+		}
+		if len(ss) == 0 {
+			return fmt.Errorf("recording rule %s has no data yet", name)
+		}
+	}
+	return nil
+}
