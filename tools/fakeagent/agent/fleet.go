@@ -54,6 +54,8 @@ type Fleet struct {
 	agents    []agentState
 	stats     struct{ snapshots, gzip, bytes, conns atomic.Int64 }
 	stop      chan struct{}
+	closeOnce sync.Once
+	closeErr  error
 	wg        sync.WaitGroup
 }
 
@@ -167,12 +169,15 @@ func (f *Fleet) Arrivals(i int) []time.Time {
 // Bodies returns the bodies currently served, one per variant.
 func (f *Fleet) Bodies() []Body { return *f.bodies.Load() }
 
-// Close stops listening and closes every connection at once.
+// Close stops listening and closes every connection at once. Calling it
+// again returns the first result.
 func (f *Fleet) Close() error {
-	close(f.stop)
-	err := f.srv.Close()
-	f.wg.Wait()
-	return err
+	f.closeOnce.Do(func() {
+		close(f.stop)
+		f.closeErr = f.srv.Close()
+		f.wg.Wait()
+	})
+	return f.closeErr
 }
 
 func (f *Fleet) refreshLoop() {
