@@ -34,6 +34,7 @@ type shard struct {
 	dirs     map[string]bool
 	waiters  []*request
 	unsynced int64
+	evicted  int // dropped by the writer, still open until their fsync
 
 	kick       chan struct{}
 	stopSync   chan struct{}
@@ -53,8 +54,6 @@ type dayFile struct {
 	dirty   bool
 	evicted bool
 	refs    int
-
-	syncErr error // set and read by the sync goroutine only
 }
 
 func newShard(s *Store, maxOpen int) *shard {
@@ -108,14 +107,20 @@ func (sh *shard) write(req *request) {
 	m.snapshots.Inc()
 	m.bytes.Add(float64(n))
 
+	// Once a sync request is handed to the sync goroutine it may be answered
+	// and reused at any moment: decide everything before that.
+	durable := req.sync
+	if !durable {
+		req.done <- nil
+	}
 	sh.mu.Lock()
 	if !df.dirty {
 		df.dirty = true
 		sh.dirty = append(sh.dirty, df)
 	}
 	sh.unsynced += int64(n)
-	kick := req.sync || sh.unsynced >= kickBytes
-	if req.sync {
+	kick := durable || sh.unsynced >= kickBytes
+	if durable {
 		req.file = df
 		sh.waiters = append(sh.waiters, req)
 	}
@@ -125,9 +130,6 @@ func (sh *shard) write(req *request) {
 		case sh.kick <- struct{}{}:
 		default:
 		}
-	}
-	if !req.sync {
-		req.done <- nil
 	}
 }
 
@@ -162,18 +164,26 @@ func (sh *shard) file(dir, name string) (*dayFile, error) {
 }
 
 // drop forgets df in the writer; it is closed now if nothing is pending on
-// it, or by the sync goroutine after its fsync otherwise.
+// it, or after its fsync otherwise. When too many dropped files await their
+// fsync, the writer runs a sync round itself: that is the back-pressure
+// which keeps descriptors bounded however many agents there are.
 func (sh *shard) drop(df *dayFile) {
 	sh.lru.Remove(df.elem)
 	delete(sh.files, df.key)
 	sh.mu.Lock()
-	idle := !df.dirty && df.refs == 0
+	// With syncfs the sync never needs this descriptor: close it at once.
+	idle := sh.s.wholeFS || (!df.dirty && df.refs == 0)
 	if !idle {
 		df.evicted = true
+		sh.evicted++
 	}
+	full := sh.evicted >= sh.maxOpen
 	sh.mu.Unlock()
 	if idle {
 		sh.closeFile(df)
+	}
+	if full {
+		sh.syncRound()
 	}
 }
 
@@ -202,7 +212,9 @@ func (sh *shard) syncLoop(interval time.Duration) {
 
 // syncRound fsyncs the directories and files written since the previous
 // round and then answers the AppendSync callers whose lines they hold: one
-// fsync per file covers every line written before it (group commit).
+// fsync per file covers every line written before it (group commit). The
+// sync goroutine and, under descriptor pressure, the writer may run rounds
+// at once: each takes its own disjoint set of dirty files.
 func (sh *shard) syncRound() error {
 	sh.mu.Lock()
 	files, dirs, waiters := sh.dirty, sh.dirs, sh.waiters
@@ -222,28 +234,44 @@ func (sh *shard) syncRound() error {
 	}
 
 	var errs []error
-	// A new file's directory entry must be durable before its lines count
-	// as stored; "." (the root) sorts first and holds the IP directories.
+	var fileErr map[*dayFile]error
 	dirErr := map[string]error{}
-	for _, d := range sortedKeys(dirs) {
-		if err := sh.s.syncDir(d); err != nil {
-			err = fmt.Errorf("fsync directory %s: %w", d, err)
-			dirErr[d] = err
+	if sh.s.wholeFS {
+		start := time.Now()
+		err := syncAll(sh.s.rootDir)
+		sh.s.m.fsyncDuration.Observe(time.Since(start).Seconds())
+		if err != nil {
+			err = fmt.Errorf("syncfs %s: %w", sh.s.dir, err)
+			dirErr["."] = err
 			errs = append(errs, err)
 		}
-	}
-	for _, df := range files {
-		start := time.Now()
-		err := fdatasync(df.f)
-		sh.s.m.fsyncDuration.Observe(time.Since(start).Seconds())
-		df.syncErr = nil
-		if err != nil {
-			df.syncErr = fmt.Errorf("fsync %s: %w", df.key, err)
-			errs = append(errs, df.syncErr)
+	} else {
+		// A new file's directory entry must be durable before its lines
+		// count as stored; "." (the root) sorts first and holds the IP
+		// directories.
+		for _, d := range sortedKeys(dirs) {
+			if err := sh.s.syncDir(d); err != nil {
+				err = fmt.Errorf("fsync directory %s: %w", d, err)
+				dirErr[d] = err
+				errs = append(errs, err)
+			}
+		}
+		for _, df := range files {
+			start := time.Now()
+			err := syncFile(df.f)
+			sh.s.m.fsyncDuration.Observe(time.Since(start).Seconds())
+			if err != nil {
+				err = fmt.Errorf("fsync %s: %w", df.key, err)
+				if fileErr == nil {
+					fileErr = map[*dayFile]error{}
+				}
+				fileErr[df] = err
+				errs = append(errs, err)
+			}
 		}
 	}
 	for _, req := range waiters {
-		err := req.file.syncErr
+		err := fileErr[req.file]
 		if derr := dirErr[req.dir]; derr != nil {
 			err = errors.Join(err, derr)
 		}
@@ -258,6 +286,8 @@ func (sh *shard) syncRound() error {
 	for _, df := range files {
 		df.refs--
 		if df.evicted && df.refs == 0 && !df.dirty {
+			df.evicted = false
+			sh.evicted--
 			closing = append(closing, df)
 		}
 	}
@@ -346,3 +376,10 @@ func sortedKeys(m map[string]bool) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// syncFile and syncAll are replaceable by tests that check what was synced
+// when.
+var (
+	syncFile = fdatasync
+	syncAll  = syncfs
+)

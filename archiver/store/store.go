@@ -33,9 +33,10 @@ type Options struct {
 	// SyncInterval bounds how long written data may stay unsynced
 	// (default 1s): the batch size of the group commit.
 	SyncInterval time.Duration
-	// MaxOpenFiles bounds the descriptors held for appending (default 1024);
-	// idle files are closed least-recently-used first. Descriptors are shared
-	// with sockets, so 10,000 agents must not mean 10,000 open files.
+	// MaxOpenFiles bounds the descriptors held for appending (default 1024,
+	// effective minimum 16); idle files are closed least-recently-used first.
+	// Descriptors are shared with sockets, so 10,000 agents must not mean
+	// 10,000 open files. Reads use a few more, briefly.
 	MaxOpenFiles int
 	// Retention deletes whole day files older than this; 0 keeps forever.
 	Retention time.Duration
@@ -43,6 +44,12 @@ type Options struct {
 	Logger *slog.Logger
 	// Registerer receives the store's metrics (default: a private registry).
 	Registerer prometheus.Registerer
+	// SyncFiles fsyncs each written file (and new directories) instead of
+	// calling syncfs(2) on the storage filesystem once per round. syncfs is
+	// far cheaper when thousands of files are written per second, but also
+	// flushes other programs' data on the same filesystem; set this when
+	// storage shares a busy filesystem. Always on where syncfs is missing.
+	SyncFiles bool
 }
 
 // ErrClosed is returned by appends after Close.
@@ -59,12 +66,14 @@ const numShards = 8
 // Store appends snapshot lines to day files and serves them back. It is safe
 // for use by many goroutines.
 type Store struct {
-	dir    string
-	root   *os.Root
-	opts   Options
-	log    *slog.Logger
-	m      *metrics
-	shards []*shard
+	dir     string
+	root    *os.Root
+	rootDir *os.File // held for syncfs
+	wholeFS bool     // sync rounds use syncfs instead of per-file fsync
+	opts    Options
+	log     *slog.Logger
+	m       *metrics
+	shards  []*shard
 
 	closeMu sync.RWMutex
 	closed  bool
@@ -103,20 +112,30 @@ func Open(dir string, opts Options) (*Store, error) {
 		root.Close()
 		return nil, err
 	}
+	rootDir, err := root.Open(".")
+	if err != nil {
+		root.Close()
+		return nil, fmt.Errorf("open storage directory: %w", err)
+	}
 	s := &Store{
-		dir:  dir,
-		root: root,
-		opts: opts,
-		log:  opts.Logger,
-		m:    m,
-		stop: make(chan struct{}),
+		dir:     dir,
+		root:    root,
+		rootDir: rootDir,
+		wholeFS: haveSyncfs && !opts.SyncFiles,
+		opts:    opts,
+		log:     opts.Logger,
+		m:       m,
+		stop:    make(chan struct{}),
 	}
 	s.counts.files = map[string]countEntry{}
 	if err := s.recover(); err != nil {
+		rootDir.Close()
 		root.Close()
 		return nil, err
 	}
-	perShard := max(1, opts.MaxOpenFiles/numShards)
+	// Half of each shard's descriptors hold files open for appending, the
+	// other half bounds files dropped from that set but not yet fsynced.
+	perShard := max(1, opts.MaxOpenFiles/numShards/2)
 	for range numShards {
 		sh := newShard(s, perShard)
 		s.shards = append(s.shards, sh)
@@ -240,7 +259,7 @@ func (s *Store) Close() error {
 		errs = append(errs, sh.closeAll())
 	}
 	s.bgDone.Wait()
-	errs = append(errs, s.syncErr.recent(time.Second), s.root.Close())
+	errs = append(errs, s.rootDir.Close(), s.root.Close())
 	return errors.Join(errs...)
 }
 
