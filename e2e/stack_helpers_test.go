@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -88,16 +89,29 @@ func (s *stackDir) rewriteYAML(rel string, edit func(m map[string]any)) {
 	s.write(rel, out)
 }
 
+var (
+	buildCheckMu sync.Mutex
+	buildChecked = map[string]error{}
+)
+
 // canBuild reports whether ./pkg compiles, so a part of the stack that is
 // not written yet can be skipped with a clear message instead of failing.
+// The answer is kept for the whole test binary.
 func canBuild(t *testing.T, pkg string) error {
 	t.Helper()
+	buildCheckMu.Lock()
+	defer buildCheckMu.Unlock()
+	if err, ok := buildChecked[pkg]; ok {
+		return err
+	}
 	cmd := exec.Command("go", "build", "-o", os.DevNull, "./"+pkg)
 	cmd.Dir = RepoRoot()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%v: %s", err, strings.TrimSpace(string(out)))
+	var err error
+	if out, e := cmd.CombinedOutput(); e != nil {
+		err = fmt.Errorf("%v: %s", e, strings.TrimSpace(string(out)))
 	}
-	return nil
+	buildChecked[pkg] = err
+	return err
 }
 
 // promClient talks to the Prometheus HTTP API.

@@ -3,14 +3,19 @@
 package e2e
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/prexmon/prexmon/dashboards"
 )
@@ -307,4 +312,86 @@ func checkRules(c promClient, want int, records map[string]string, withArchiver 
 		}
 	}
 	return nil
+}
+
+// TestStackCommandLines runs every command line the deployment files give
+// the binaries (docker-compose commands, systemd ExecStart) with --help
+// added: kingpin rejects an unknown flag before printing help, so exit 0
+// means every flag exists. Where systemd-analyze is installed it verifies
+// the units too.
+func TestStackCommandLines(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(RepoRoot(), "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]struct {
+			Command []string `yaml:"command"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(raw, &compose); err != nil {
+		t.Fatalf("parse docker-compose.yml: %v", err)
+	}
+	type cmdline struct {
+		from, pkg string
+		args      []string
+	}
+	var lines []cmdline
+	for _, pkg := range []string{"exporter", "archiver"} {
+		lines = append(lines, cmdline{"docker-compose.yml", pkg, compose.Services[pkg].Command})
+		unit := filepath.Join(RepoRoot(), "deploy", "systemd", "prexmon-"+pkg+".service")
+		text, err := os.ReadFile(unit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(string(text), "\n") {
+			if rest, ok := strings.CutPrefix(l, "ExecStart=/usr/local/bin/prexmon-"+pkg); ok {
+				args := strings.Fields(strings.ReplaceAll(rest, "$ARGS", ""))
+				lines = append(lines, cmdline{filepath.Base(unit), pkg, args})
+			}
+		}
+	}
+	if len(lines) != 4 {
+		t.Fatalf("found %d command lines, want 4 (compose and systemd for both binaries)", len(lines))
+	}
+	for _, l := range lines {
+		if l.pkg == "archiver" {
+			if err := canBuild(t, "archiver"); err != nil {
+				t.Logf("SKIPPING %s's archiver command line: go build ./archiver fails: %v", l.from, err)
+				continue
+			}
+		}
+		bin := Binary(t, l.pkg)
+		out, err := exec.Command(bin, append(l.args, "--help")...).CombinedOutput()
+		if err != nil {
+			t.Errorf("%s: %s %v: %v\n%s", l.from, l.pkg, l.args, err, out)
+		}
+	}
+
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Log("systemd-analyze not installed; units checked by flags only")
+		return
+	}
+	dir := t.TempDir()
+	for _, pkg := range []string{"exporter", "archiver"} {
+		if pkg == "archiver" && canBuild(t, "archiver") != nil {
+			continue
+		}
+		name := "prexmon-" + pkg + ".service"
+		text, err := os.ReadFile(filepath.Join(RepoRoot(), "deploy", "systemd", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The unit as installed, but starting the binary this test built.
+		unit := strings.ReplaceAll(string(text), "/usr/local/bin/prexmon-"+pkg, Binary(t, pkg))
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(unit), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(analyze, "verify", "--man=no", path).CombinedOutput()
+		if err != nil || len(bytes.TrimSpace(out)) > 0 {
+			t.Errorf("systemd-analyze verify %s: %v\n%s", name, err, out)
+		}
+	}
 }
