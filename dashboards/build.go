@@ -122,16 +122,38 @@ type FieldDefaults struct {
 	Unit       string         `json:"unit"`
 }
 
-// Target is one PromQL query of a panel.
+// Target is one query of a panel: PromQL for the Prometheus datasource, or
+// an HTTP request to the archiver's API for the Infinity datasource.
 type Target struct {
-	Datasource   Datasource `json:"datasource"`
-	EditorMode   string     `json:"editorMode"`
-	Expr         string     `json:"expr"`
-	Format       string     `json:"format,omitempty"`
-	Instant      bool       `json:"instant"`
-	LegendFormat string     `json:"legendFormat,omitempty"`
-	Range        bool       `json:"range"`
-	RefID        string     `json:"refId"`
+	Columns      []Column    `json:"columns,omitempty"`
+	Datasource   Datasource  `json:"datasource"`
+	EditorMode   string      `json:"editorMode,omitempty"`
+	Expr         string      `json:"expr,omitempty"`
+	Format       string      `json:"format,omitempty"`
+	Instant      bool        `json:"instant"`
+	LegendFormat string      `json:"legendFormat,omitempty"`
+	Parser       string      `json:"parser,omitempty"`
+	Range        bool        `json:"range"`
+	RefID        string      `json:"refId"`
+	RootSelector string      `json:"root_selector,omitempty"`
+	Source       string      `json:"source,omitempty"`
+	Type         string      `json:"type,omitempty"`
+	URL          string      `json:"url,omitempty"`
+	URLOptions   *URLOptions `json:"url_options,omitempty"`
+}
+
+// Column maps a field of the JSON the Infinity datasource fetched to a
+// table column.
+type Column struct {
+	Selector string `json:"selector"`
+	Text     string `json:"text"`
+	Type     string `json:"type"`
+}
+
+// URLOptions is the HTTP method and body of an Infinity request.
+type URLOptions struct {
+	Data   string `json:"data"`
+	Method string `json:"method"`
 }
 
 // JSON encodes d the way the committed files are written: two-space
@@ -150,8 +172,9 @@ func (d Dashboard) JSON() ([]byte, error) {
 // All returns every dashboard keyed by the file name it is committed as.
 func All() map[string]Dashboard {
 	return map[string]Dashboard{
-		"hosts.json":    Hosts(),
-		"archiver.json": Archiver(),
+		"hosts.json":     Hosts(),
+		"archiver.json":  Archiver(),
+		"snapshots.json": Snapshots(),
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -73,7 +74,13 @@ func loadRaw(t *testing.T, name string) map[string]any {
 }
 
 func TestConventions(t *testing.T) {
-	wantUID := map[string]string{"hosts.json": "prexmon-hosts", "archiver.json": "prexmon-archiver"}
+	wantUID := map[string]string{"hosts.json": "prexmon-hosts", "archiver.json": "prexmon-archiver", "snapshots.json": "prexmon-snapshots"}
+	// The datasource variable each dashboard's panels must use.
+	wantDS := map[string]Datasource{
+		"hosts.json":     {Type: "prometheus", UID: DatasourceRef},
+		"archiver.json":  {Type: "prometheus", UID: DatasourceRef},
+		"snapshots.json": {Type: InfinityPlugin, UID: ArchiverDatasourceRef},
+	}
 	files, _ := filepath.Glob("*.json")
 	if len(files) != len(wantUID) {
 		t.Fatalf("dashboard files %v, want %d", files, len(wantUID))
@@ -94,7 +101,7 @@ func TestConventions(t *testing.T) {
 			if bytes.Contains(raw, []byte("DS_PROMETHEUS")) {
 				t.Error("file-provisioned dashboards must not reference ${DS_PROMETHEUS}")
 			}
-			checkVariables(t, d)
+			checkVariables(t, d, wantDS[name])
 			panels, _ := d["panels"].([]any)
 			if len(panels) == 0 {
 				t.Fatal("no panels")
@@ -107,13 +114,13 @@ func TestConventions(t *testing.T) {
 					t.Errorf("panel id %v used twice", id)
 				}
 				ids[id] = true
-				checkPanel(t, p)
+				checkPanel(t, p, wantDS[name])
 			}
 		})
 	}
 }
 
-func checkVariables(t *testing.T, d map[string]any) {
+func checkVariables(t *testing.T, d map[string]any, ds Datasource) {
 	t.Helper()
 	list, _ := d["templating"].(map[string]any)["list"].([]any)
 	vars := map[string]map[string]any{}
@@ -121,26 +128,31 @@ func checkVariables(t *testing.T, d map[string]any) {
 		m := v.(map[string]any)
 		vars[m["name"].(string)] = m
 	}
-	if ds := vars["datasource"]; ds == nil || ds["type"] != "datasource" || ds["query"] != "prometheus" {
-		t.Errorf("want a datasource variable of type datasource for prometheus, got %v", ds)
+	dsVar := strings.TrimSuffix(strings.TrimPrefix(ds.UID, "${"), "}")
+	if v := vars[dsVar]; v == nil || v["type"] != "datasource" || v["query"] != ds.Type {
+		t.Errorf("want a variable %s of type datasource for %s, got %v", dsVar, ds.Type, v)
 	}
-	for _, name := range []string{"job", "instance"} {
+	queryVars := []string{"job", "instance"}
+	if ds.Type == InfinityPlugin {
+		queryVars = []string{"ip"}
+	}
+	for _, name := range queryVars {
 		v := vars[name]
 		if v == nil {
 			t.Errorf("variable %s missing", name)
 			continue
 		}
-		if v["multi"] != true || v["includeAll"] != true || v["allValue"] != ".+" {
+		if ds.Type == "prometheus" && (v["multi"] != true || v["includeAll"] != true || v["allValue"] != ".+") {
 			t.Errorf("variable %s: want multi-select with All = .+, got multi=%v includeAll=%v allValue=%v",
 				name, v["multi"], v["includeAll"], v["allValue"])
 		}
-		if ds, _ := v["datasource"].(map[string]any); ds["uid"] != DatasourceRef {
-			t.Errorf("variable %s datasource %v, want %s", name, ds, DatasourceRef)
+		if vds, _ := v["datasource"].(map[string]any); vds["uid"] != ds.UID {
+			t.Errorf("variable %s datasource %v, want %s", name, vds, ds.UID)
 		}
 	}
 }
 
-func checkPanel(t *testing.T, p rawPanel) {
+func checkPanel(t *testing.T, p rawPanel, ds Datasource) {
 	t.Helper()
 	title := p.str("title")
 	if p.str("type") == "row" {
@@ -149,7 +161,7 @@ func checkPanel(t *testing.T, p rawPanel) {
 		}
 		children, _ := p["panels"].([]any)
 		for _, c := range children {
-			checkPanel(t, rawPanel(c.(map[string]any)))
+			checkPanel(t, rawPanel(c.(map[string]any)), ds)
 		}
 		return
 	}
@@ -162,8 +174,8 @@ func checkPanel(t *testing.T, p rawPanel) {
 	if p.str("fieldConfig", "defaults", "unit") == "" {
 		t.Errorf("panel %q has no unit", title)
 	}
-	if p.str("datasource", "uid") != DatasourceRef {
-		t.Errorf("panel %q datasource %v, want uid %s", title, p["datasource"], DatasourceRef)
+	if p.str("datasource", "uid") != ds.UID || p.str("datasource", "type") != ds.Type {
+		t.Errorf("panel %q datasource %v, want %+v", title, p["datasource"], ds)
 	}
 	targets, _ := p["targets"].([]any)
 	if len(targets) == 0 {
@@ -171,8 +183,14 @@ func checkPanel(t *testing.T, p rawPanel) {
 	}
 	for _, tv := range targets {
 		tg := rawPanel(tv.(map[string]any))
-		if tg.str("datasource", "uid") != DatasourceRef {
-			t.Errorf("panel %q query %s datasource %v, want uid %s", title, tg.str("refId"), tg["datasource"], DatasourceRef)
+		if tg.str("datasource", "uid") != ds.UID || tg.str("datasource", "type") != ds.Type {
+			t.Errorf("panel %q query %s datasource %v, want %+v", title, tg.str("refId"), tg["datasource"], ds)
+		}
+		if ds.Type == InfinityPlugin {
+			if !strings.HasPrefix(tg.str("url"), "/api/v1/") || tg.str("root_selector") == "" || tg["columns"] == nil {
+				t.Errorf("panel %q query %s: want a relative /api/v1/ url, a root selector and columns", title, tg.str("refId"))
+			}
+			continue
 		}
 		if tg.str("expr") == "" {
 			t.Errorf("panel %q query %s has no expression", title, tg.str("refId"))
@@ -296,12 +314,16 @@ func TestQueriesAcceptedByPromtool(t *testing.T) {
 }
 
 func TestProvisioning(t *testing.T) {
+	type datasource struct {
+		Name, UID, Type, URL string
+		IsDefault            bool `yaml:"isDefault"`
+		JSONData             struct {
+			AllowedHosts []string `yaml:"allowedHosts"`
+		} `yaml:"jsonData"`
+	}
 	var ds struct {
-		APIVersion  int `yaml:"apiVersion"`
-		Datasources []struct {
-			Name, UID, Type, URL string
-			IsDefault            bool `yaml:"isDefault"`
-		} `yaml:"datasources"`
+		APIVersion  int          `yaml:"apiVersion"`
+		Datasources []datasource `yaml:"datasources"`
 	}
 	var dp struct {
 		APIVersion int `yaml:"apiVersion"`
@@ -311,7 +333,7 @@ func TestProvisioning(t *testing.T) {
 		} `yaml:"providers"`
 	}
 	for path, v := range map[string]any{
-		"provisioning/datasources/prometheus.yml": &ds,
+		"provisioning/datasources/prexmon.yml":     &ds,
 		"provisioning/dashboards/prexmon.yml":     &dp,
 	} {
 		raw, err := os.ReadFile(path)
@@ -322,10 +344,32 @@ func TestProvisioning(t *testing.T) {
 			t.Fatalf("%s: %v", path, err)
 		}
 	}
-	if ds.APIVersion != 1 || len(ds.Datasources) != 1 || ds.Datasources[0].Type != "prometheus" || !ds.Datasources[0].IsDefault {
-		t.Errorf("datasource provisioning: want one default prometheus datasource, got %+v", ds)
+	byType := map[string]datasource{}
+	for _, d := range ds.Datasources {
+		byType[d.Type] = d
+	}
+	if p := byType["prometheus"]; ds.APIVersion != 1 || !p.IsDefault || p.URL == "" {
+		t.Errorf("want the default datasource to be Prometheus, got %+v", ds)
+	}
+	if a := byType[InfinityPlugin]; a.URL == "" || !slices.Contains(a.JSONData.AllowedHosts, a.URL) {
+		t.Errorf("want an Infinity datasource whose URL is the archiver and the only allowed host, got %+v", a)
 	}
 	if dp.APIVersion != 1 || len(dp.Providers) != 1 || dp.Providers[0].Type != "file" || dp.Providers[0].Options.Path == "" {
 		t.Errorf("dashboard provisioning: want one file provider with a path, got %+v", dp)
+	}
+}
+
+func TestAPIRequests(t *testing.T) {
+	rs, err := LoadAPIRequests(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) < 4 {
+		t.Fatalf("only %d archiver API requests found", len(rs))
+	}
+	for _, r := range rs {
+		if !strings.HasPrefix(r.URL, "/api/v1/") || len(r.Fields) == 0 || r.RootSelector == "" {
+			t.Errorf("%s / %q: request %q root %q fields %v", r.Dashboard, r.Panel, r.URL, r.RootSelector, r.Fields)
+		}
 	}
 }

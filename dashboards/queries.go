@@ -43,11 +43,56 @@ func LoadQueries(dir string) ([]Query, error) {
 		}
 		for _, p := range flatten(d.Panels) {
 			for _, t := range p.Targets {
+				if t.Datasource.Type != "prometheus" {
+					continue
+				}
 				qs = append(qs, Query{Dashboard: filepath.Base(f), Panel: p.Title, RefID: t.RefID, Expr: t.Expr, Instant: t.Instant})
 			}
 		}
 	}
 	return qs, nil
+}
+
+// APIRequest is one archiver API request of a panel (Infinity datasource).
+type APIRequest struct {
+	Dashboard    string
+	Panel        string
+	URL          string // relative to the archiver's base URL, may hold ${ip}
+	RootSelector string // dotted path to the rows in the JSON answer
+	Fields       []string
+}
+
+// LoadAPIRequests reads every *.json dashboard in dir and returns the
+// archiver API requests of its Infinity panels.
+func LoadAPIRequests(dir string) ([]APIRequest, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return nil, fmt.Errorf("list dashboards in %s: %w", dir, err)
+	}
+	var rs []APIRequest
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("read dashboard: %w", err)
+		}
+		var d Dashboard
+		if err := json.Unmarshal(raw, &d); err != nil {
+			return nil, fmt.Errorf("parse dashboard %s: %w", f, err)
+		}
+		for _, p := range flatten(d.Panels) {
+			for _, t := range p.Targets {
+				if t.Datasource.Type != InfinityPlugin {
+					continue
+				}
+				r := APIRequest{Dashboard: filepath.Base(f), Panel: p.Title, URL: t.URL, RootSelector: t.RootSelector}
+				for _, c := range t.Columns {
+					r.Fields = append(r.Fields, c.Selector)
+				}
+				rs = append(rs, r)
+			}
+		}
+	}
+	return rs, nil
 }
 
 // flatten lists panels including those nested in collapsed rows.

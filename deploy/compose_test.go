@@ -6,6 +6,7 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"net/url"
 	"os"
 	"os/exec"
 	"path"
@@ -192,6 +193,9 @@ func TestComposeGrafana(t *testing.T) {
 	if env("GF_SECURITY_ADMIN_PASSWORD") != testPassword {
 		t.Errorf("admin password %q does not come from GRAFANA_ADMIN_PASSWORD", env("GF_SECURITY_ADMIN_PASSWORD"))
 	}
+	if !strings.Contains(env("GF_PLUGINS_PREINSTALL"), "yesoreyeram-infinity-datasource") {
+		t.Errorf("the Infinity plugin the Snapshots dashboard needs is not installed: %q", env("GF_PLUGINS_PREINSTALL"))
+	}
 	if env("GF_AUTH_ANONYMOUS_ENABLED") != "false" {
 		t.Errorf("anonymous access %q, want false", env("GF_AUTH_ANONYMOUS_ENABLED"))
 	}
@@ -209,8 +213,33 @@ func TestComposeGrafana(t *testing.T) {
 			t.Errorf("grafana mounts %q at %s, want %s", mounts[target], target, source)
 		}
 	}
+	// Each provisioned datasource URL names a compose service and its port.
+	p := project(t)
+	raw, err := os.ReadFile("../dashboards/provisioning/datasources/prexmon.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ds struct {
+		Datasources []struct{ Name, URL string } `yaml:"datasources"`
+	}
+	if err := yaml.Unmarshal(raw, &ds); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds.Datasources {
+		u, err := url.Parse(d.URL)
+		if err != nil {
+			t.Errorf("datasource %s: %v", d.Name, err)
+			continue
+		}
+		target, ok := p.Services[u.Hostname()]
+		if !ok || !slices.ContainsFunc(target.Ports, func(pc types.ServicePortConfig) bool {
+			return strconv.FormatUint(uint64(pc.Target), 10) == u.Port()
+		}) {
+			t.Errorf("datasource %s URL %s does not name a compose service and its port", d.Name, d.URL)
+		}
+	}
 	// The provider's path is where the dashboards are mounted.
-	raw, err := os.ReadFile("../dashboards/provisioning/dashboards/prexmon.yml")
+	raw, err = os.ReadFile("../dashboards/provisioning/dashboards/prexmon.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
