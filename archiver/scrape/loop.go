@@ -24,19 +24,26 @@ import (
 // pool for ever; typical snapshots are around 100 KB.
 const maxPooledBuffer = 4 << 20
 
+// Bodies as received (typically gzipped, ~25 KB) and decompressed bodies
+// (~100 KB) come from separate pools: with one pool every buffer would
+// grow to the decompressed size, and the thousands of scrapes waiting on
+// the network would each pin one.
 var (
-	bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	rawPool = bufferPool{sync.Pool{New: func() any { return new(bytes.Buffer) }}}
+	outPool = bufferPool{sync.Pool{New: func() any { return new(bytes.Buffer) }}}
 	gzPool  sync.Pool // *gzip.Reader, reset for each body
 )
 
-func getBuf() *bytes.Buffer { return bufPool.Get().(*bytes.Buffer) }
+type bufferPool struct{ p sync.Pool }
 
-func putBuf(b *bytes.Buffer) {
+func (bp *bufferPool) get() *bytes.Buffer { return bp.p.Get().(*bytes.Buffer) }
+
+func (bp *bufferPool) put(b *bytes.Buffer) {
 	if b.Cap() > maxPooledBuffer {
 		return
 	}
 	b.Reset()
-	bufPool.Put(b)
+	bp.p.Put(b)
 }
 
 // scrapeError is a failed scrape with its result label.
@@ -221,8 +228,8 @@ func (l *loop) fetchAndStore(ctx context.Context, s *settings, start time.Time) 
 		return ip, fail(resultTooLarge, "body too large: Content-Length %d exceeds the limit of %d bytes", resp.ContentLength, limit)
 	}
 
-	raw := getBuf()
-	defer putBuf(raw)
+	raw := rawPool.get()
+	defer rawPool.put(raw)
 	if _, err := raw.ReadFrom(io.LimitReader(resp.Body, limit+1)); err != nil {
 		return ip, transportError(ctx, fmt.Errorf("read body: %w", err))
 	}
@@ -241,8 +248,8 @@ func (l *loop) fetchAndStore(ctx context.Context, s *settings, start time.Time) 
 
 	body := raw.Bytes()
 	if resp.Header.Get("Content-Encoding") == "gzip" {
-		out := getBuf()
-		defer putBuf(out)
+		out := outPool.get()
+		defer outPool.put(out)
 		if err := gunzip(out, raw.Bytes(), limit); err != nil {
 			return ip, err
 		}

@@ -48,7 +48,7 @@ type Options struct {
 	// Registerer receives the scrape metrics (nil: not registered).
 	Registerer prometheus.Registerer
 	// MaxProcessing bounds how many scrapes decompress, check and store a
-	// body at once (default 4×GOMAXPROCS). Waiting on the network is not
+	// body at once (default 4×GOMAXPROCS, at least 16). Waiting on the network is not
 	// bounded by it, so a hanging agent never holds a slot for long.
 	MaxProcessing int
 }
@@ -103,7 +103,7 @@ func NewManager(o Options) *Manager {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.MaxProcessing <= 0 {
-		o.MaxProcessing = 4 * runtime.GOMAXPROCS(0)
+		o.MaxProcessing = max(16, 4*runtime.GOMAXPROCS(0))
 	}
 	m := &Manager{
 		opts:  o,

@@ -56,7 +56,7 @@ func validSnapshot(host string) []byte {
 }
 
 // agent starts an HTTP server on ip (127.0.0.x) running h.
-func agent(t *testing.T, ip string, h http.HandlerFunc) *httptest.Server {
+func agent(t testing.TB, ip string, h http.HandlerFunc) *httptest.Server {
 	t.Helper()
 	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
