@@ -6,22 +6,25 @@ import (
 )
 
 // monitor samples the archiver's descriptors, threads and resident set
-// twice a second, because their peaks fall between the window's ends.
+// four times a second, because their peaks fall between the window's ends,
+// and what each thread is doing (running, or blocked in which system call).
 type monitor struct {
-	mu         sync.Mutex
-	maxFDs     int
-	maxThreads int
-	maxRSS     int64
-	samples    int
-	quit       chan struct{}
-	once       sync.Once
-	wg         sync.WaitGroup
+	mu          sync.Mutex
+	maxFDs      int
+	maxThreads  int
+	maxRSS      int64
+	samples     int
+	busy        map[string]int // thread state samples that were not idle
+	busySamples int
+	quit        chan struct{}
+	once        sync.Once
+	wg          sync.WaitGroup
 }
 
 func startMonitor(pid int) *monitor {
-	m := &monitor{quit: make(chan struct{})}
+	m := &monitor{quit: make(chan struct{}), busy: map[string]int{}}
 	m.wg.Go(func() {
-		t := time.NewTicker(500 * time.Millisecond)
+		t := time.NewTicker(250 * time.Millisecond)
 		defer t.Stop()
 		for {
 			if s, err := sampleProc(pid); err == nil {
@@ -32,6 +35,15 @@ func startMonitor(pid int) *monitor {
 				m.samples++
 				m.mu.Unlock()
 			}
+			states := threadStates(pid)
+			m.mu.Lock()
+			for _, st := range states {
+				if !idleState(st) {
+					m.busy[st]++
+					m.busySamples++
+				}
+			}
+			m.mu.Unlock()
 			select {
 			case <-m.quit:
 				return
@@ -51,4 +63,15 @@ func (m *monitor) peaks() (fds, threads int, rss int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.maxFDs, m.maxThreads, m.maxRSS
+}
+
+// blockedSummary says what busy threads were doing, and how many were busy
+// on average.
+func (m *monitor) blockedSummary() (string, float64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.samples == 0 {
+		return "none", 0
+	}
+	return summarizeStates(m.busy, 6), float64(m.busySamples) / float64(m.samples)
 }

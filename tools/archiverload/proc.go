@@ -26,8 +26,6 @@ type procSample struct {
 	WriteBytes  int64 // /proc/<pid>/io write_bytes (to storage)
 	WChar       int64 // bytes passed to write-like calls, sockets included
 	SyscW       int64 // write-like system calls
-	VolCtxSw    int64
-	InvolCtxSw  int64
 }
 
 func sampleProc(pid int) (procSample, error) {
@@ -49,8 +47,6 @@ func sampleProc(pid int) (procSample, error) {
 	s.RSSBytes = kv["VmRSS"] * 1024
 	s.HWMBytes = kv["VmHWM"] * 1024
 	s.Threads = int(kv["Threads"])
-	s.VolCtxSw = kv["voluntary_ctxt_switches"]
-	s.InvolCtxSw = kv["nonvoluntary_ctxt_switches"]
 	if io, err := os.ReadFile(dir + "/io"); err == nil {
 		kv := parseKV(io)
 		s.ReadBytes, s.WriteBytes, s.WChar, s.SyscW = kv["read_bytes"], kv["write_bytes"], kv["wchar"], kv["syscw"]

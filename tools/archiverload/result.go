@@ -57,7 +57,8 @@ type result struct {
 	MaxThreads      int     `json:"max_threads"`
 	DiskWriteMBps   float64 `json:"disk_write_mb_per_second"` // /proc/<pid>/io write_bytes
 	WriteCallsPerS  float64 `json:"write_syscalls_per_second"`
-	CtxSwitchPerS   float64 `json:"context_switches_per_second"`
+	ThreadStates    string  `json:"busy_thread_states"` // sampled "state syscall" of non-idle threads
+	BusyThreads     float64 `json:"busy_threads_avg"`
 	GCCyclesPerS    float64 `json:"gc_cycles_per_second"`
 	HeapMiB         float64 `json:"go_heap_inuse_mib"`
 	Goroutines      float64 `json:"goroutines"`
@@ -111,7 +112,7 @@ func (r *result) fill(o options, t0, t1 time.Time, p0, p1 procSample, m0, m1 fam
 	r.MaxFDs, r.MaxThreads, _ = mon.peaks()
 	r.DiskWriteMBps = float64(p1.WriteBytes-p0.WriteBytes) / 1e6 / w
 	r.WriteCallsPerS = float64(p1.SyscW-p0.SyscW) / w
-	r.CtxSwitchPerS = float64(p1.VolCtxSw+p1.InvolCtxSw-p0.VolCtxSw-p0.InvolCtxSw) / w
+	r.ThreadStates, r.BusyThreads = mon.blockedSummary()
 	if ok := r.ScrapesByResult["success"]; ok > 0 {
 		r.CPUmsPerScrape = 1000 * cpu / ok
 		r.UserMsPerScrape = 1000 * (p1.UserSeconds - p0.UserSeconds) / ok
@@ -188,7 +189,8 @@ func (r *result) print(w io.Writer) {
 	p("archiver CPU", "%.2f cores; %.3f ms/scrape (user %.3f, sys %.3f)", r.CPUCores, r.CPUmsPerScrape, r.UserMsPerScrape, r.SysMsPerScrape)
 	p("peak RSS (VmHWM)", "%.0f MiB; Go heap in use %.0f MiB; GC %.1f/s", r.PeakRSSMiB, r.HeapMiB, r.GCCyclesPerS)
 	p("load tool CPU", "%.2f cores (fake agents, beside the archiver)", r.LoadToolCores)
-	p("max fds / threads", "%d / %d; goroutines %.0f; ctx switches %.0f/s", r.MaxFDs, r.MaxThreads, r.Goroutines, r.CtxSwitchPerS)
+	p("max fds / threads", "%d / %d; goroutines %.0f", r.MaxFDs, r.MaxThreads, r.Goroutines)
+	p("busy threads", "%.2f avg: %s", r.BusyThreads, r.ThreadStates)
 	p("lines on disk", "%d in %d files; malformed %d; torn %d", r.TotalLines, r.DayFiles, r.Malformed, r.TornFiles)
 	p("shutdown", "%.2fs, clean=%v", r.ShutdownSeconds, r.CleanExit)
 	if r.Profile != "" {
