@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -31,6 +32,12 @@ const (
 // panelsWithoutData lists panels allowed to stay empty on this machine, with
 // the reason. Everything else must return data.
 var panelsWithoutData = map[string]string{}
+
+// apiRowsMayBeEmpty lists Snapshots dashboard panels whose rows may be
+// empty on the test machine, with the reason.
+var apiRowsMayBeEmpty = map[string]string{
+	"Logged-in users": "CI machines have no utmp and no sessions",
+}
 
 // absentWhenIdle are exporter metrics with a label per thing that may not
 // exist on the test machine, so a live scrape can lack them.
@@ -194,6 +201,13 @@ func TestStackPrometheus(t *testing.T) {
 			}
 			return last
 		})
+	})
+
+	t.Run("snapshots", func(t *testing.T) {
+		if archAddr == "" {
+			t.Skip("archiver does not build; see the log above")
+		}
+		checkAPIRequests(t, "http://"+archAddr, "127.0.0.1")
 	})
 
 	t.Run("values", func(t *testing.T) {
@@ -394,4 +408,62 @@ func TestStackCommandLines(t *testing.T) {
 			t.Errorf("systemd-analyze verify %s: %v\n%s", name, err, out)
 		}
 	}
+}
+
+// checkAPIRequests fetches every archiver API request of the Snapshots
+// dashboard for agent ip, as the Infinity datasource would, and checks the
+// root selector finds rows carrying every column's field.
+func checkAPIRequests(t *testing.T, base, ip string) {
+	t.Helper()
+	WaitHTTP(t, nil, base+"/api/v1/snapshots/"+ip+"/latest")
+	rs, err := dashboards.LoadAPIRequests(filepath.Join(RepoRoot(), "dashboards"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) == 0 {
+		t.Fatal("no archiver API requests in the dashboards")
+	}
+	for _, r := range rs {
+		u := base + strings.ReplaceAll(r.URL, "${ip}", ip)
+		code, body := Get(t, u)
+		if code != 200 {
+			t.Errorf("%s / %q: GET %s: status %d: %.200s", r.Dashboard, r.Panel, u, code, body)
+			continue
+		}
+		var doc any
+		if err := json.Unmarshal(body, &doc); err != nil {
+			t.Errorf("%s / %q: GET %s: %v", r.Dashboard, r.Panel, u, err)
+			continue
+		}
+		for _, key := range strings.Split(r.RootSelector, ".") {
+			m, _ := doc.(map[string]any)
+			doc = m[key]
+		}
+		rows, ok := doc.([]any)
+		if !ok && doc != nil {
+			t.Errorf("%s / %q: %s at %s is %T, not a list", r.Dashboard, r.Panel, u, r.RootSelector, doc)
+			continue
+		}
+		if len(rows) == 0 {
+			if apiRowsMayBeEmpty[r.Panel] == "" {
+				t.Errorf("%s / %q: %s at %s has no rows", r.Dashboard, r.Panel, u, r.RootSelector)
+			}
+			continue
+		}
+		row, _ := rows[0].(map[string]any)
+		for _, f := range r.Fields {
+			if _, ok := row[f]; !ok {
+				t.Errorf("%s / %q: rows at %s of %s lack field %q (have %v)", r.Dashboard, r.Panel, r.RootSelector, u, f, keys(row))
+			}
+		}
+	}
+}
+
+func keys(m map[string]any) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
 }
