@@ -333,8 +333,8 @@ func TestProvisioning(t *testing.T) {
 		} `yaml:"providers"`
 	}
 	for path, v := range map[string]any{
-		"provisioning/datasources/prexmon.yml":     &ds,
-		"provisioning/dashboards/prexmon.yml":     &dp,
+		"provisioning/datasources/prexmon.yml": &ds,
+		"provisioning/dashboards/prexmon.yml":  &dp,
 	} {
 		raw, err := os.ReadFile(path)
 		if err != nil {
