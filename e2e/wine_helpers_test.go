@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,4 +55,59 @@ func wineEnv(t *testing.T) []string {
 		}
 	}
 	return env
+}
+
+// wineCmd runs a Windows command in the prefix and returns its standard
+// output (Wine's own warnings go to stderr and are dropped).
+func wineCmd(t *testing.T, env []string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "wine", args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.Output()
+	return string(out), err
+}
+
+// windowsPath is where Wine's Z: drive (the Linux root) shows a file.
+func windowsPath(p string) string { return `Z:` + strings.ReplaceAll(p, "/", `\`) }
+
+// serviceQuery returns the STATE and SERVICE_EXIT_CODE lines' values of
+// `sc query`, e.g. "RUNNING" and "0".
+func serviceQuery(t *testing.T, env []string, name string) (state, exitCode string, err error) {
+	t.Helper()
+	out, err := wineCmd(t, env, "sc", "query", name)
+	if err != nil {
+		return "", "", fmt.Errorf("sc query %s: %w\n%s", name, err, out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 4 && f[0] == "STATE":
+			state = f[3]
+		case len(f) >= 3 && f[0] == "SERVICE_EXIT_CODE":
+			exitCode = f[2]
+		}
+	}
+	if state == "" {
+		return "", "", fmt.Errorf("no STATE in sc query output:\n%s", out)
+	}
+	return state, exitCode, nil
+}
+
+// serviceLog returns the exporter's service log from the prefix, wherever
+// Wine's %ProgramData% points (C:\users\Public in Wine 8).
+func serviceLog(env []string) (string, error) {
+	prefix := strings.TrimPrefix(env[0], "WINEPREFIX=")
+	matches, err := filepath.Glob(filepath.Join(prefix, "drive_c", "*", "*", "prexmon", "exporter.log"))
+	if err != nil {
+		return "", err
+	}
+	more, _ := filepath.Glob(filepath.Join(prefix, "drive_c", "*", "prexmon", "exporter.log"))
+	matches = append(matches, more...)
+	if len(matches) == 0 {
+		return "", fmt.Errorf("no prexmon\\exporter.log under %s/drive_c", prefix)
+	}
+	b, err := os.ReadFile(matches[0])
+	return string(b), err
 }

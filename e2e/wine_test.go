@@ -45,6 +45,7 @@ func TestWine(t *testing.T) {
 	env := wineEnv(t)
 	t.Run("exporter", func(t *testing.T) { wineExporter(t, env) })
 	t.Run("windows unit tests", func(t *testing.T) { wineWindowsUnitTests(t, env) })
+	t.Run("service", func(t *testing.T) { wineService(t, env) })
 }
 
 // wineExporter runs the Windows build of the exporter: the Windows
@@ -179,4 +180,81 @@ func wineWindowsUnitTests(t *testing.T, env []string) {
 			t.Errorf("%s did not pass:\n%s", name, p.Output())
 		}
 	}
+}
+
+// wineService installs the exporter as a service with Wine's sc.exe and
+// checks the handshake with the service control manager: the service
+// reaches RUNNING and serves, `sc stop` stops it cleanly (exit code 0, the
+// process gone, the port closed), its log goes to %ProgramData%\prexmon,
+// and a start that fails (a bad flag) ends STOPPED with the program's exit
+// status as service-specific exit code, which is what recovery acts on.
+func wineService(t *testing.T, env []string) {
+	exe := windowsPath(Binary(t, "exporter", "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0"))
+	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t, "127.0.0.1"))
+	const name = "prexmon-exporter"
+	install := func(args string) {
+		t.Helper()
+		_, _ = wineCmd(t, env, "sc", "delete", name)
+		if out, err := wineCmd(t, env, "sc", "create", name, "binpath=", exe+" "+args, "start=", "demand"); err != nil {
+			t.Fatalf("sc create: %v\n%s", err, out)
+		}
+	}
+	waitState := func(want, wantExit string) {
+		t.Helper()
+		WaitFor(t, 30*time.Second, "service "+want, func() error {
+			state, code, err := serviceQuery(t, env, name)
+			if err != nil {
+				return err
+			}
+			if state != want || wantExit != "" && code != wantExit {
+				return fmt.Errorf("state %s, service exit code %s", state, code)
+			}
+			return nil
+		})
+	}
+
+	install("--web.listen-address=" + addr)
+	if out, err := wineCmd(t, env, "sc", "start", name); err != nil {
+		t.Fatalf("sc start: %v\n%s", err, out)
+	}
+	WaitHTTP(t, nil, "http://"+addr+"/healthz")
+	waitState("RUNNING", "")
+	if code, body := Get(t, "http://"+addr+"/metrics"); code != http.StatusOK || !bytes.Contains(body, []byte("host_processes")) {
+		t.Errorf("/metrics from the service: status %d", code)
+	}
+
+	if out, err := wineCmd(t, env, "sc", "stop", name); err != nil {
+		t.Fatalf("sc stop: %v\n%s", err, out)
+	}
+	waitState("STOPPED", "0")
+	WaitFor(t, 15*time.Second, "port closed", func() error {
+		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			resp.Body.Close()
+			return fmt.Errorf("still serving after stop")
+		}
+		return nil
+	})
+	log, err := serviceLog(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`msg="starting exporter"`, "stop requested by the service control manager", "exit status 0"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("service log lacks %q:\n%s", want, log)
+		}
+	}
+
+	install("--no-such-flag")
+	_, _ = wineCmd(t, env, "sc", "start", name)
+	waitState("STOPPED", "2")
+	WaitFor(t, 10*time.Second, "flag error in the log", func() error {
+		log, err := serviceLog(env)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(log, "no-such-flag") || !strings.Contains(log, "exit status 2") {
+			return fmt.Errorf("log lacks the flag error:\n%s", log)
+		}
+		return nil
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -131,17 +132,28 @@ func (o *options) enabledNames() []string {
 	return names
 }
 
+// Hooks for running under the Windows service control manager, set by
+// 0_service_windows.go before main runs; elsewhere they change nothing.
+var (
+	logWriter    io.Writer                          = os.Stderr // a service has no console: its log file
+	serviceActor func() (func() error, func(error))             // stops serve() when the service manager asks
+	onExit       = func(code int) {}                            // reports the exit status to the service manager
+)
+
 func main() {
-	os.Exit(runMain(os.Args[1:]))
+	code := runMain(os.Args[1:])
+	onExit(code)
+	os.Exit(code)
 }
 
 // runMain returns the exit status so that deferred cleanup runs first.
 func runMain(args []string) int {
 	o, err := parseFlags(args)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "exporter: %v (try --help)\n", err)
+		fmt.Fprintf(logWriter, "exporter: %v (try --help)\n", err)
 		return 2
 	}
+	o.log.Writer = logWriter
 	logger := promslog.New(o.log)
 	o.cfg.Logger = logger
 	if o.gomaxprocs > 0 {
@@ -200,6 +212,9 @@ func serve(o *options, set *collector.Set, logger *slog.Logger) error {
 
 	var g run.Group
 	g.Add(run.SignalHandler(context.Background(), os.Interrupt, syscall.SIGTERM))
+	if serviceActor != nil {
+		g.Add(serviceActor())
+	}
 	g.Add(func() error {
 		err := web.ListenAndServe(server, o.web, logger)
 		if errors.Is(err, http.ErrServerClosed) {
