@@ -26,6 +26,11 @@ var (
 	diskIOTimeDesc     = prometheus.NewDesc("host_disk_io_time_seconds_total", "Seconds the device spent doing IO; its rate is utilisation.", []string{"device"}, nil)
 )
 
+// diskIOTimeKnown is false where gopsutil cannot measure busy time (Windows
+// reports no io_ticks equivalent): the series is then left out rather
+// than published as a zero that reads as an idle disk.
+var diskIOTimeKnown = true
+
 type diskCollector struct {
 	exclude *regexp.Regexp
 }
@@ -71,6 +76,8 @@ func (r *diskResult) Emit(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(diskWriteBytesDesc, prometheus.CounterValue, float64(d.WrittenBytes), d.Device)
 		ch <- prometheus.MustNewConstMetric(diskReadsDesc, prometheus.CounterValue, float64(d.ReadsCompleted), d.Device)
 		ch <- prometheus.MustNewConstMetric(diskWritesDesc, prometheus.CounterValue, float64(d.WritesCompleted), d.Device)
-		ch <- prometheus.MustNewConstMetric(diskIOTimeDesc, prometheus.CounterValue, d.IOTimeSeconds, d.Device)
+		if diskIOTimeKnown {
+			ch <- prometheus.MustNewConstMetric(diskIOTimeDesc, prometheus.CounterValue, d.IOTimeSeconds, d.Device)
+		}
 	}
 }
