@@ -34,7 +34,7 @@ func cutTornTail(f *os.File, size int64) (int64, error) {
 	if err := f.Truncate(keep); err != nil {
 		return 0, fmt.Errorf("truncate: %w", err)
 	}
-	if err := f.Sync(); err != nil {
+	if err := syncFile(f); err != nil {
 		return 0, fmt.Errorf("fsync after truncate: %w", err)
 	}
 	return size - keep, nil
@@ -43,7 +43,11 @@ func cutTornTail(f *os.File, size int64) (int64, error) {
 // lastNewline returns the offset of the last '\n' in the first size bytes
 // of r, or -1, reading backwards in chunks.
 func lastNewline(r io.ReaderAt, size int64) (int64, error) {
-	buf := make([]byte, min(size, tailChunk))
+	return lastNewlineChunked(r, size, tailChunk)
+}
+
+func lastNewlineChunked(r io.ReaderAt, size int64, chunk int64) (int64, error) {
+	buf := make([]byte, min(size, chunk))
 	for end := size; end > 0; {
 		start := max(0, end-int64(len(buf)))
 		b := buf[:end-start]

@@ -1,0 +1,95 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzTornTail writes arbitrary bytes as a day file and opens the store on
+// it: afterwards the file must be exactly its old prefix up to and including
+// the last newline, reads must return exactly the lines of that prefix, and
+// Latest its last non-empty line.
+func FuzzTornTail(f *testing.F) {
+	f.Add([]byte(""), uint8(0))
+	f.Add([]byte("{\"a\":1}\n"), uint8(3))
+	f.Add([]byte("{\"a\":1}\n{\"a\":2}\n{\"a\""), uint8(2))
+	f.Add([]byte("no newline at all"), uint8(1))
+	f.Add([]byte("\n\n\npartial"), uint8(0))
+	f.Add([]byte("line\r\nline2\r"), uint8(7))
+	// Durability is not what this checks; skipping the disk keeps the
+	// fuzzer fast.
+	origFile, origAll := syncFile, syncAll
+	syncFile = func(*os.File) error { return nil }
+	syncAll = func(*os.File) error { return nil }
+	f.Cleanup(func() { syncFile, syncAll = origFile, origAll })
+	f.Fuzz(func(t *testing.T, data []byte, chunk uint8) {
+		want := bytes.LastIndexByte(data, '\n')
+		got, err := lastNewlineChunked(bytes.NewReader(data), int64(len(data)), int64(chunk)+1)
+		if err != nil || got != int64(want) {
+			t.Fatalf("lastNewline = %d, %v; want %d", got, err, want)
+		}
+		prefix := data[:want+1]
+
+		dir := t.TempDir()
+		p := filepath.Join(dir, "10.0.0.1", "2026-11-27.jsonl")
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(dir, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		after, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(after, prefix) {
+			t.Fatalf("after recovery %q, want %q", after, prefix)
+		}
+
+		var lines [][]byte
+		err = s.ReadDay(context.Background(), netip.MustParseAddr("10.0.0.1"), day, Query{}, func(l []byte) error {
+			lines = append(lines, bytes.Clone(l))
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wantLines [][]byte
+		if len(prefix) > 0 {
+			wantLines = bytes.Split(prefix[:len(prefix)-1], []byte{'\n'})
+		}
+		if len(lines) != len(wantLines) {
+			t.Fatalf("read %d lines, want %d", len(lines), len(wantLines))
+		}
+		for i := range lines {
+			if !bytes.Equal(lines[i], wantLines[i]) {
+				t.Fatalf("line %d = %q, want %q", i, lines[i], wantLines[i])
+			}
+		}
+
+		var wantLatest []byte
+		for i := len(wantLines) - 1; i >= 0; i-- {
+			if len(wantLines[i]) > 0 {
+				wantLatest = wantLines[i]
+				break
+			}
+		}
+		latest, err := s.Latest(netip.MustParseAddr("10.0.0.1"))
+		switch {
+		case wantLatest == nil && !errors.Is(err, ErrNotFound):
+			t.Fatalf("Latest = %q, %v; want ErrNotFound", latest, err)
+		case wantLatest != nil && (err != nil || !bytes.Equal(latest, wantLatest)):
+			t.Fatalf("Latest = %q, %v; want %q", latest, err, wantLatest)
+		}
+	})
+}
