@@ -58,12 +58,14 @@ type ntProcess struct {
 
 var errBadProcessTable = errors.New("malformed process table")
 
-// parseProcessTable decodes the records in buf. base is the address buf
-// had when Windows filled it: image names are pointers into buf, turned
-// into offsets here and bounds-checked rather than dereferenced.
-func parseProcessTable(buf []byte, base uint64) ([]ntProcess, error) {
+// parseProcessTable decodes the records in buf, appending to procs[:0].
+// base is the address buf had when Windows filled it: image names are
+// pointers into buf, turned into offsets here and bounds-checked rather
+// than dereferenced. names, if not nil, interns decoded names across calls
+// (a host runs dozens of svchost.exe), keyed by their UTF-16 bytes.
+func parseProcessTable(buf []byte, base uint64, procs []ntProcess, names map[string]string) ([]ntProcess, error) {
 	le := binary.LittleEndian
-	var procs []ntProcess
+	procs = procs[:0]
 	for off := 0; ; {
 		if off+spiSize > len(buf) {
 			return nil, fmt.Errorf("%w: record at %d runs past %d bytes", errBadProcessTable, off, len(buf))
@@ -86,7 +88,7 @@ func parseProcessTable(buf []byte, base uint64) ([]ntProcess, error) {
 			CPUSeconds: float64(le.Uint64(rec[spiUserTimeOff:])+le.Uint64(rec[spiKernelTimeOff:])) / 1e7,
 			WorkingSet: le.Uint64(rec[spiWorkingSetOff:]),
 		}
-		name, err := imageName(buf, base, le.Uint16(rec[spiNameLenOff:]), le.Uint64(rec[spiNameBufOff:]))
+		name, err := imageName(buf, base, le.Uint16(rec[spiNameLenOff:]), le.Uint64(rec[spiNameBufOff:]), names)
 		if err != nil {
 			return nil, fmt.Errorf("%w: pid %d: %v", errBadProcessTable, p.PID, err)
 		}
@@ -108,8 +110,11 @@ func parseProcessTable(buf []byte, base uint64) ([]ntProcess, error) {
 	}
 }
 
+// maxInternedNames bounds the name cache; it is cleared when full.
+const maxInternedNames = 4096
+
 // imageName reads the UTF-16 name a record points to inside buf.
-func imageName(buf []byte, base uint64, length uint16, ptr uint64) (string, error) {
+func imageName(buf []byte, base uint64, length uint16, ptr uint64, names map[string]string) (string, error) {
 	if length == 0 || ptr == 0 {
 		return "", nil
 	}
@@ -117,11 +122,21 @@ func imageName(buf []byte, base uint64, length uint16, ptr uint64) (string, erro
 		return "", fmt.Errorf("image name (%d bytes at %#x) outside the buffer", length, ptr)
 	}
 	b := buf[ptr-base : ptr-base+uint64(length)]
+	if name, ok := names[string(b)]; ok {
+		return name, nil
+	}
 	u := make([]uint16, len(b)/2)
 	for i := range u {
 		u[i] = binary.LittleEndian.Uint16(b[2*i:])
 	}
-	return string(utf16.Decode(u)), nil
+	name := string(utf16.Decode(u))
+	if names != nil {
+		if len(names) >= maxInternedNames {
+			clear(names)
+		}
+		names[string(b)] = name
+	}
+	return name, nil
 }
 
 // processState derives a Linux-like state from the threads, since Windows

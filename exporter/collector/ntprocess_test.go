@@ -3,6 +3,7 @@ package collector
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 	"unicode/utf16"
@@ -89,9 +90,14 @@ func TestParseProcessTable(t *testing.T) {
 		fakeProc{pid: 6000, ppid: 1, name: "gone.exe", create: boot},
 		fakeProc{pid: 7000, name: "lying.exe", create: boot, threads: []fakeThread{running}, claimThreads: 900},
 	)
-	got, err := parseProcessTable(table, base)
+	names := map[string]string{}
+	got, err := parseProcessTable(table, base, nil, names)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A second pass reuses the slice and the interned names.
+	if again, err := parseProcessTable(table, base, got, names); err != nil || len(again) != len(got) {
+		t.Fatalf("second pass: %d processes, %v", len(again), err)
 	}
 	want := []ntProcess{
 		{PID: 0, Name: "System Idle Process", Threads: 2, CPUSeconds: 500, State: "idle"},
@@ -137,26 +143,31 @@ func TestParseProcessTableRejectsGarbage(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := parseProcessTable(tc.buf, base); !errors.Is(err, errBadProcessTable) {
+			if _, err := parseProcessTable(tc.buf, base, nil, nil); !errors.Is(err, errBadProcessTable) {
 				t.Fatalf("err = %v, want errBadProcessTable", err)
 			}
 		})
 	}
 }
 
-// BenchmarkParseProcessTable decodes a 300-process table, the size the
-// issue's CPU target names.
+// BenchmarkParseProcessTable decodes a 300-process table with 60 distinct
+// names, the host size the CPU target names.
 func BenchmarkParseProcessTable(b *testing.B) {
 	const base = 0x7ff6_0000_0000
-	var procs []fakeProc
+	var fakes []fakeProc
 	for i := range 300 {
-		procs = append(procs, fakeProc{pid: uint32(4 * (i + 2)), ppid: 4, name: "svchost.exe", create: time.Now(),
-			threads: make([]fakeThread, 12)})
+		fakes = append(fakes, fakeProc{pid: uint32(4 * (i + 2)), ppid: 4, name: fmt.Sprintf("service%02d.exe", i%60),
+			create: time.Now(), threads: make([]fakeThread, 12)})
 	}
-	table := processTable(base, procs...)
+	table := processTable(base, fakes...)
+	var (
+		procs []ntProcess
+		names = map[string]string{}
+		err   error
+	)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := parseProcessTable(table, base); err != nil {
+		if procs, err = parseProcessTable(table, base, procs, names); err != nil {
 			b.Fatal(err)
 		}
 	}

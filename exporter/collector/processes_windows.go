@@ -26,6 +26,8 @@ type ntProcessReader struct {
 	buf     []uint64 // 8-byte aligned buffer reused between calls
 	static  map[procKey]procStatic
 	sids    *sidCache
+	decoded []ntProcess       // records of the last call, reused
+	names   map[string]string // interned image names
 }
 
 // procStatic holds the facts of a process that need a handle to read.
@@ -42,6 +44,7 @@ func newProcessReader(cfg Config) (processReader, error) {
 		buf:     make([]uint64, 256<<10/8),
 		static:  map[procKey]procStatic{},
 		sids:    newSIDCache(lookupSID),
+		names:   map[string]string{},
 	}, nil
 }
 
@@ -95,7 +98,8 @@ func (r *ntProcessReader) table() ([]ntProcess, error) {
 			return nil, fmt.Errorf("NtQuerySystemInformation(SystemProcessInformation): %w", err)
 		}
 		b := unsafe.Slice((*byte)(unsafe.Pointer(&r.buf[0])), size)
-		return parseProcessTable(b, uint64(uintptr(unsafe.Pointer(&r.buf[0]))))
+		r.decoded, err = parseProcessTable(b, uint64(uintptr(unsafe.Pointer(&r.buf[0]))), r.decoded, r.names)
+		return r.decoded, err
 	}
 }
 
