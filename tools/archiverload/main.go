@@ -44,6 +44,7 @@ type options struct {
 	profile      string
 	variants     int
 	gzipLevel    int
+	identity     bool
 }
 
 func main() {
@@ -64,6 +65,7 @@ func main() {
 	app.Flag("profile", "Record a CPU profile of the archiver over the window with perf into this file (perf.data); a text report is written beside it.").StringVar(&o.profile)
 	app.Flag("variants", "Distinct fake machines.").Default("16").IntVar(&o.variants)
 	app.Flag("gzip-level", "gzip level of the fake agents' bodies.").Default("1").IntVar(&o.gzipLevel)
+	app.Flag("identity", "Fake agents send plain JSON even when gzip is asked for (what skipping inflate saves).").BoolVar(&o.identity)
 	kingpin.MustParse(app.Parse(os.Args[1:]))
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -117,7 +119,7 @@ func run(ctx context.Context, logger *slog.Logger, o options) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	fleet, err := agent.Start(agent.Options{Addrs: addrs, Port: o.port, Variants: o.variants, GzipLevel: o.gzipLevel, Record: true, Logger: logger})
+	fleet, err := agent.Start(agent.Options{Addrs: addrs, Port: o.port, Variants: o.variants, GzipLevel: o.gzipLevel, Identity: o.identity, Record: true, Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("start fake agents: %w", err)
 	}
@@ -147,7 +149,7 @@ func run(ctx context.Context, logger *slog.Logger, o options) (*result, error) {
 
 	res := &result{
 		Command: strings.Join(os.Args, " "), ArchiverArgs: args, Agents: o.agents, Interval: o.interval.String(),
-		Timeout: o.timeout.String(), SnapshotBytes: len(body.JSON), GzipBytes: len(body.Gzip), GzipRatio: body.Ratio(),
+		Timeout: o.timeout.String(), SnapshotBytes: len(body.JSON), GzipBytes: len(body.Gzip), GzipRatio: body.Ratio(), Identity: o.identity,
 		Started: time.Now().UTC(), LoadAvg: loadAvg(),
 	}
 	mon := startMonitor(arch.cmd.Process.Pid)

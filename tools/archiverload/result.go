@@ -23,6 +23,7 @@ type result struct {
 	SnapshotBytes   int       `json:"snapshot_bytes"`
 	GzipBytes       int       `json:"gzip_bytes"`
 	GzipRatio       float64   `json:"gzip_ratio"`
+	Identity        bool      `json:"identity"` // agents ignored Accept-Encoding
 	WindowSeconds   float64   `json:"window_seconds"`
 	Scheduled       int64     `json:"scheduled"`
 	Requested       int64     `json:"requested"` // /snapshot responses the fake agents sent in the window
@@ -172,7 +173,11 @@ func (r *result) print(w io.Writer) {
 	p := func(k, format string, a ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, a...)...) }
 	p("machine load before", "%s", r.LoadAvg)
 	p("run", "%d agents every %s (timeout %s), window %.1fs", r.Agents, r.Interval, r.Timeout, r.WindowSeconds)
-	p("snapshot", "%d B, gzip %d B (%.2fx)", r.SnapshotBytes, r.GzipBytes, r.GzipRatio)
+	if r.Identity {
+		p("snapshot", "%d B, served as plain JSON (--identity)", r.SnapshotBytes)
+	} else {
+		p("snapshot", "%d B, gzip %d B (%.2fx)", r.SnapshotBytes, r.GzipBytes, r.GzipRatio)
+	}
 	p("scheduled scrapes", "%d", r.Scheduled)
 	p("served by agents", "%d", r.Requested)
 	p("stored (on disk)", "%d  = %.2f%% of scheduled", r.Stored, r.StoredPercent)

@@ -27,17 +27,19 @@ func main() {
 	variants := app.Flag("variants", "Distinct machines imitated (agent i serves machine i mod variants).").Default("16").Int()
 	refresh := app.Flag("refresh", "How often snapshots are regenerated (collected_at moves).").Default("5s").Duration()
 	level := app.Flag("gzip-level", "gzip level of the cached bodies (1 = BestSpeed, about 4x; 6 = default, about 5x).").Default("1").Int()
+	identity := app.Flag("identity", "Always send plain JSON, even when gzip is asked for.").Bool()
 	duration := app.Flag("duration", "Stop after this long (0 = until SIGINT/SIGTERM).").Default("0").Duration()
 	kingpin.MustParse(app.Parse(os.Args[1:]))
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(logger, *addresses, *first, *count, *port, *variants, *refresh, *level, *duration); err != nil {
+	opts := agent.Options{Port: *port, Variants: *variants, Refresh: *refresh, GzipLevel: *level, Identity: *identity, Logger: logger}
+	if err := run(logger, opts, *addresses, *first, *count, *duration); err != nil {
 		logger.Error("fakeagent failed", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(logger *slog.Logger, addresses, first string, count, port, variants int, refresh time.Duration, level int, duration time.Duration) error {
+func run(logger *slog.Logger, opts agent.Options, addresses, first string, count int, duration time.Duration) error {
 	var addrs []netip.Addr
 	var err error
 	if addresses != "" {
@@ -48,7 +50,8 @@ func run(logger *slog.Logger, addresses, first string, count, port, variants int
 	if err != nil {
 		return err
 	}
-	f, err := agent.Start(agent.Options{Addrs: addrs, Port: port, Variants: variants, Refresh: refresh, GzipLevel: level, Logger: logger})
+	opts.Addrs = addrs
+	f, err := agent.Start(opts)
 	if err != nil {
 		return err
 	}

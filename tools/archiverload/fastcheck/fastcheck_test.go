@@ -61,7 +61,7 @@ func TestAgreesWithCheckRaw(t *testing.T) {
 		t.Fatalf("realistic snapshot rejected: %v", err)
 	}
 	// Every truncation of a real body is invalid, and both must say so.
-	for n := 1; n < len(body.JSON); n += 97 {
+	for n := 1; n < len(body.JSON); n += 997 {
 		sameVerdict(t, body.JSON[:n])
 	}
 }

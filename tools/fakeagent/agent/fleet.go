@@ -29,6 +29,9 @@ type Options struct {
 	// GzipLevel is the compression level of the cached gzip bodies
 	// (default gzip.BestSpeed, about 4x on these bodies).
 	GzipLevel int
+	// Identity ignores Accept-Encoding and always sends plain JSON, to
+	// measure what a scraper saves when it does not have to inflate.
+	Identity bool
 	// Record keeps the arrival time of every /snapshot request per agent for
 	// schedule analysis; leave it off for long-running fleets.
 	Record bool
@@ -222,7 +225,7 @@ func (f *Fleet) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h["Content-Type"] = []string{"application/json"}
 	h["Vary"] = []string{"Accept-Encoding"}
-	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+	if !f.opts.Identity && acceptsGzip(r.Header.Get("Accept-Encoding")) {
 		body = b.Gzip
 		h["Content-Encoding"] = []string{"gzip"}
 		f.stats.gzip.Add(1)
