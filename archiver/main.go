@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -123,6 +124,12 @@ func serve(logger *slog.Logger, reg *prometheus.Registry, st *store.Store, cfg *
 
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	// Profiles, as Prometheus serves them, for finding what limits a big
+	// fleet; behind the same TLS and auth as everything else.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	landing, err := web.NewLandingPage(web.LandingConfig{
 		Name:        "prexmon archiver",
 		Description: "Archives the snapshots of prexmon agents",
