@@ -242,7 +242,9 @@ func (l *loop) fetchAndStore(ctx context.Context, s *settings, start time.Time) 
 	select {
 	case l.m.sem <- struct{}{}:
 	case <-ctx.Done():
-		return ip, transportError(ctx, ctx.Err())
+		// The agent answered; the archiver could not keep up (usually a
+		// store stalled on the disk). Say so rather than blame the agent.
+		return ip, fail(resultOverloaded, "archiver overloaded: body received but not processed within the scrape timeout")
 	}
 	defer func() { <-l.m.sem }()
 

@@ -11,6 +11,7 @@ const (
 	resultTooLarge   = "too_large"
 	resultInvalid    = "invalid"
 	resultStoreError = "store_error"
+	resultOverloaded = "overloaded"
 )
 
 type metrics struct {
@@ -28,7 +29,7 @@ func newMetrics(mgr *Manager) *metrics {
 		mgr: mgr,
 		scrapes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "archiver_scrapes_total",
-			Help: "Scrapes of agents by result: success, timeout, connection, http_status, too_large, invalid, store_error.",
+			Help: "Scrapes of agents by result: success, timeout, connection, http_status, too_large, invalid, store_error, overloaded (the archiver, not the agent, was too slow).",
 		}, []string{"result"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "archiver_scrape_duration_seconds",
@@ -57,7 +58,7 @@ func newMetrics(mgr *Manager) *metrics {
 		defer mgr.mu.Unlock()
 		return float64(len(mgr.loops))
 	})
-	for _, r := range []string{resultSuccess, resultTimeout, resultConnection, resultHTTPStatus, resultTooLarge, resultInvalid, resultStoreError} {
+	for _, r := range []string{resultSuccess, resultTimeout, resultConnection, resultHTTPStatus, resultTooLarge, resultInvalid, resultStoreError, resultOverloaded} {
 		m.scrapes.WithLabelValues(r)
 	}
 	return m

@@ -420,3 +420,36 @@ func TestOffsetsSpread(t *testing.T) {
 		}
 	}
 }
+
+// blockingStore holds every Append until released, like a store stalled on
+// the disk.
+type blockingStore struct{ release chan struct{} }
+
+func (b blockingStore) Append(store.Record) error {
+	<-b.release
+	return nil
+}
+
+func TestStalledStoreIsReportedAsOverload(t *testing.T) {
+	bs := blockingStore{release: make(chan struct{})}
+	m := NewManager(Options{Appender: bs, MaxProcessing: 1})
+	if err := m.ApplyConfig(Config{Interval: 300 * time.Millisecond, Timeout: 200 * time.Millisecond, BodySizeLimit: 1 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { close(bs.release); m.Stop() })
+	body := validSnapshot("a")
+	a := agent(t, "127.0.0.2", func(w http.ResponseWriter, r *http.Request) { w.Write(body) })
+	b := agent(t, "127.0.0.3", func(w http.ResponseWriter, r *http.Request) { w.Write(body) })
+	m.Sync([]targets.Target{{Address: addr(a)}, {Address: addr(b)}})
+	waitFor(t, "an overloaded scrape", func() error {
+		for _, st := range m.Agents() {
+			if strings.Contains(st.LastError, "archiver overloaded") {
+				return nil
+			}
+		}
+		return fmt.Errorf("agents %+v", m.Agents())
+	})
+	if n := testutil.ToFloat64(m.m.scrapes.WithLabelValues(resultOverloaded)); n < 1 {
+		t.Errorf("overloaded scrapes counted %v", n)
+	}
+}
