@@ -167,6 +167,10 @@ func (m *Manager) Sync(ts []targets.Target) {
 	if m.stopped {
 		return
 	}
+	if m.settings.Load() == nil {
+		m.log.Error("targets ignored: no scrape configuration applied yet", "targets", len(ts))
+		return
+	}
 	want := make(map[string]targets.Target, len(ts))
 	for _, t := range ts {
 		want[t.Address] = t

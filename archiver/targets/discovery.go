@@ -23,14 +23,15 @@ const debounce = 100 * time.Millisecond
 // Discovery keeps the merged target list of static_configs and
 // file_sd_configs current and publishes every change on Updates.
 type Discovery struct {
-	logger    *slog.Logger
-	readErrs  prometheus.Counter
-	failing   prometheus.Gauge
-	updates   chan []Target
-	reconfig  chan struct{}
-	mu        sync.Mutex
-	static    []Group
-	fileSD    []*config.FileSDConfig
+	logger   *slog.Logger
+	readErrs prometheus.Counter
+	failing  prometheus.Gauge
+	updates  chan []Target
+	reconfig chan struct{}
+	mu       sync.Mutex
+	static   []Group
+	fileSD   []*config.FileSDConfig
+	// Owned by the Run goroutine.
 	byFile    map[string][]Group // last good content of each file
 	last      []Target
 	published bool
