@@ -25,9 +25,9 @@ func Archiver() Dashboard {
 	l.add(4, 4, stat("Write errors", "Failed opens, writes and fsyncs of day files in the dashboard's time range; anything but 0 means snapshots were lost.", "none",
 		thresholds(1, "red"),
 		targets("errors", a(`sum(increase(archiver_write_errors_total{SEL}[$__range]))`))))
-	l.add(4, 4, stat("Config reload", "Whether the last configuration reload (file edit, SIGHUP or POST /-/reload) was accepted; a rejected config leaves the previous one running.", "none",
+	l.add(4, 4, withStates(stat("Config reload", "Whether the last configuration reload (file edit, SIGHUP or POST /-/reload) was accepted; a rejected config leaves the previous one running.", "none",
 		thresholds(),
-		targets("{{instance}}", a(`archiver_config_last_reload_successful{SEL}`))))
+		targets("{{instance}}", a(`archiver_config_last_reload_successful{SEL}`))), "rejected", "accepted"))
 	l.add(4, 4, stat("Last good reload", "Time since the configuration was last loaded successfully.", "s",
 		thresholds(),
 		targets("{{instance}}", a(`time() - archiver_config_last_reload_success_timestamp_seconds{SEL}`))))

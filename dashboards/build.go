@@ -393,6 +393,16 @@ func stat(title, description, unit string, th map[string]any, ts []Target) Panel
 	}
 }
 
+// withStates names the values of a 0/1 state metric, e.g. 0 "rejected"
+// (red) and 1 "accepted" (green).
+func withStates(p Panel, zero, one string) Panel {
+	p.FieldConfig.Defaults.Mappings = []any{map[string]any{"type": "value", "options": map[string]any{
+		"0": map[string]any{"text": zero, "color": "red", "index": 0},
+		"1": map[string]any{"text": one, "color": "green", "index": 1},
+	}}}
+	return p
+}
+
 // bargauge shows current values as horizontal bars, e.g. filesystem fill.
 func bargauge(title, description, unit string, minV, maxV float64, th map[string]any, ts []Target) Panel {
 	return Panel{
