@@ -50,7 +50,7 @@ type ntProcess struct {
 	Name       string
 	Threads    uint32
 	SessionID  uint32
-	CreateTime time.Time // zero for the idle process
+	CreateTime time.Time // boot time for the idle process, which has none
 	CPUSeconds float64   // user + kernel
 	WorkingSet uint64
 	State      string
@@ -104,9 +104,27 @@ func parseProcessTable(buf []byte, base uint64, procs []ntProcess, names map[str
 		}
 		procs = append(procs, p)
 		if next == 0 {
+			fillBootTime(procs)
 			return procs, nil
 		}
 		off += next
+	}
+}
+
+// fillBootTime gives processes without a creation time (the System Idle
+// Process) the earliest one in the table, the System process's, which is
+// when the host booted: every process then has a start time, as on Linux.
+func fillBootTime(procs []ntProcess) {
+	var boot time.Time
+	for _, p := range procs {
+		if !p.CreateTime.IsZero() && (boot.IsZero() || p.CreateTime.Before(boot)) {
+			boot = p.CreateTime
+		}
+	}
+	for i := range procs {
+		if procs[i].CreateTime.IsZero() {
+			procs[i].CreateTime = boot
+		}
 	}
 }
 

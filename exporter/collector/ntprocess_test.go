@@ -100,7 +100,7 @@ func TestParseProcessTable(t *testing.T) {
 		t.Fatalf("second pass: %d processes, %v", len(again), err)
 	}
 	want := []ntProcess{
-		{PID: 0, Name: "System Idle Process", Threads: 2, CPUSeconds: 500, State: "idle"},
+		{PID: 0, Name: "System Idle Process", Threads: 2, CreateTime: boot, CPUSeconds: 500, State: "idle"},
 		{PID: 4, Name: "System", Threads: 1, CreateTime: boot, CPUSeconds: 3, State: "sleeping"},
 		{PID: 812, PPID: 4, Name: "svchost.exe", Threads: 3, CreateTime: boot.Add(time.Minute), CPUSeconds: 2, WorkingSet: 12 << 20, State: "running"},
 		{PID: 4242, PPID: 812, Name: "notepad – ünïcode.exe", Threads: 2, SessionID: 2, CreateTime: boot.Add(time.Hour), State: "suspended"},
