@@ -26,10 +26,16 @@ func startMonitor(pid int) *monitor {
 	m.wg.Go(func() {
 		t := time.NewTicker(250 * time.Millisecond)
 		defer t.Stop()
-		for {
-			if s, err := sampleProc(pid); err == nil {
+		for tick := 0; ; tick++ {
+			if tick%4 == 0 {
+				if n, err := countFDs(pid); err == nil {
+					m.mu.Lock()
+					m.maxFDs = max(m.maxFDs, n)
+					m.mu.Unlock()
+				}
+			}
+			if s, err := sampleProcNoFDs(pid); err == nil {
 				m.mu.Lock()
-				m.maxFDs = max(m.maxFDs, s.FDs)
 				m.maxThreads = max(m.maxThreads, s.Threads)
 				m.maxRSS = max(m.maxRSS, s.RSSBytes)
 				m.samples++

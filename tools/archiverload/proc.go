@@ -29,6 +29,31 @@ type procSample struct {
 }
 
 func sampleProc(pid int) (procSample, error) {
+	s, err := sampleProcNoFDs(pid)
+	if err != nil {
+		return s, err
+	}
+	s.FDs, err = countFDs(pid)
+	return s, err
+}
+
+// countFDs lists /proc/<pid>/fd, which costs milliseconds with thousands
+// of sockets open: the monitor calls it once a second only.
+func countFDs(pid int) (int, error) {
+	dir := "/proc/" + strconv.Itoa(pid) + "/fd"
+	f, err := os.Open(dir)
+	if err != nil {
+		return 0, fmt.Errorf("list %s: %w", dir, err)
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return 0, fmt.Errorf("list %s: %w", dir, err)
+	}
+	return len(names), nil
+}
+
+func sampleProcNoFDs(pid int) (procSample, error) {
 	var s procSample
 	dir := "/proc/" + strconv.Itoa(pid)
 	stat, err := os.ReadFile(dir + "/stat")
@@ -51,11 +76,6 @@ func sampleProc(pid int) (procSample, error) {
 		kv := parseKV(io)
 		s.ReadBytes, s.WriteBytes, s.WChar, s.SyscW = kv["read_bytes"], kv["write_bytes"], kv["wchar"], kv["syscw"]
 	}
-	fds, err := os.ReadDir(dir + "/fd")
-	if err != nil {
-		return s, fmt.Errorf("list %s/fd: %w", dir, err)
-	}
-	s.FDs = len(fds)
 	return s, nil
 }
 
