@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"time"
 )
@@ -62,26 +62,68 @@ func lastNewlineChunked(r io.ReaderAt, size int64, chunk int64) (int64, error) {
 	return -1, nil
 }
 
-// recover cuts torn tails in every day file before the store serves or
-// appends anything. Only uncompressed files can be torn: compression writes
-// a whole new file and renames it.
+// recoverDays is how many of each agent's newest day files are checked for
+// a torn tail at start-up. Lines carry the time they were received, so only
+// the newest days can have been written when the process died; checking
+// every file of a large store would cost minutes. Older files are safe
+// anyway: reads never serve a fragment, and an append repairs the tail
+// before writing.
+const recoverDays = 2
+
+// recover cuts torn tails in the newest day files before the store serves
+// or appends anything. Only uncompressed files can be torn: compressed ones
+// are written whole and renamed into place.
 func (s *Store) recover() error {
 	start := time.Now()
-	files, err := s.walk(netip.Addr{})
+	d, err := s.root.Open(".")
 	if err != nil {
 		return fmt.Errorf("scan storage: %w", err)
 	}
-	for _, fi := range files {
-		if fi.compressed {
+	dirs, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return fmt.Errorf("scan storage: %w", err)
+	}
+	checked := 0
+	for _, dir := range dirs {
+		if _, ok := parseDirName(dir); !ok {
 			continue
 		}
-		p := path.Join(fi.dir, fi.name)
-		if err := s.recoverFile(p); err != nil {
+		days, err := s.newestDays(dir, recoverDays)
+		if err != nil {
 			return err
 		}
+		for _, name := range days {
+			if err := s.recoverFile(path.Join(dir, name)); err != nil {
+				return err
+			}
+			checked++
+		}
 	}
-	s.log.Info("storage checked", "files", len(files), "duration", time.Since(start))
+	s.log.Info("storage checked for torn lines", "files", checked, "duration", time.Since(start))
 	return nil
+}
+
+// newestDays returns the names of the n newest uncompressed day files in
+// dir, without a stat per file.
+func (s *Store) newestDays(dir string, n int) ([]string, error) {
+	d, err := s.root.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", dir, err)
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	var days []string
+	for _, name := range names {
+		if _, compressed, ok := dayName(name); ok && !compressed {
+			days = append(days, name)
+		}
+	}
+	slices.Sort(days)
+	return days[max(0, len(days)-n):], nil
 }
 
 func (s *Store) recoverFile(p string) error {

@@ -3,11 +3,15 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // FuzzTornTail writes arbitrary bytes as a day file and opens the store on
@@ -92,4 +96,44 @@ func FuzzTornTail(f *testing.F) {
 			t.Fatalf("Latest = %q, %v; want %q", latest, err, wantLatest)
 		}
 	})
+}
+
+// TestRecoverNewestDaysOnly checks that start-up repairs only each agent's
+// newest days, that an older torn file is still never served, and that an
+// append repairs it first.
+func TestRecoverNewestDaysOnly(t *testing.T) {
+	dir := t.TempDir()
+	good := `{"ip":"10.0.0.1","scraped_at":"2026-11-25T00:00:00Z","snapshot":{}}` + "\n"
+	dates := []string{"2026-11-25", "2026-11-26", "2026-11-27"}
+	for _, d := range dates {
+		p := filepath.Join(dir, "10.0.0.1", d+".jsonl")
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(good+`{"torn`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	s := openTest(t, dir, Options{Registerer: reg})
+	if n := metricValue(t, reg, "archiver_torn_lines_cut_total"); n != 2 {
+		t.Fatalf("cut %v torn lines at start-up, want 2 (newest days)", n)
+	}
+	for _, d := range dates[1:] {
+		if b, _ := os.ReadFile(filepath.Join(dir, "10.0.0.1", d+".jsonl")); string(b) != good {
+			t.Fatalf("%s not repaired: %q", d, b)
+		}
+	}
+	old, _ := time.Parse(time.DateOnly, dates[0])
+	if lines := readAll(t, s, netip.MustParseAddr("10.0.0.1"), old, Query{}); len(lines) != 1 {
+		t.Fatalf("old torn day served %d lines, want 1", len(lines))
+	}
+	if err := s.Append(Record{IP: netip.MustParseAddr("10.0.0.1"), ScrapedAt: old, Snapshot: snap(1)}); err != nil {
+		t.Fatal(err)
+	}
+	lines := readAll(t, s, netip.MustParseAddr("10.0.0.1"), old, Query{})
+	if len(lines) != 2 || !json.Valid(lines[1]) {
+		t.Fatalf("after append: %q", lines)
+	}
+	if n := metricValue(t, reg, "archiver_torn_lines_cut_total"); n != 3 {
+		t.Fatalf("torn_lines_cut_total %v after append, want 3", n)
+	}
 }
