@@ -109,8 +109,9 @@ func run(ctx context.Context, logger *slog.Logger, o options) (*result, error) {
 	if o.storage == "" {
 		o.storage = filepath.Join(work, "data")
 	}
+	rev := "prebuilt"
 	if o.archiverBin == "" {
-		if o.archiverBin, err = buildArchiver(ctx, work); err != nil {
+		if o.archiverBin, rev, err = buildArchiver(ctx, work); err != nil {
 			return nil, err
 		}
 	}
@@ -150,7 +151,7 @@ func run(ctx context.Context, logger *slog.Logger, o options) (*result, error) {
 	res := &result{
 		Command: strings.Join(os.Args, " "), ArchiverArgs: args, Agents: o.agents, Interval: o.interval.String(),
 		Timeout: o.timeout.String(), SnapshotBytes: len(body.JSON), GzipBytes: len(body.Gzip), GzipRatio: body.Ratio(), Identity: o.identity,
-		Started: time.Now().UTC(), LoadAvg: loadAvg(),
+		Started: time.Now().UTC(), LoadAvg: loadAvg(), ArchiverRev: rev,
 	}
 	mon := startMonitor(arch.cmd.Process.Pid)
 	defer mon.stop()
@@ -229,19 +230,29 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// buildArchiver compiles ./archiver of the module the tool runs in.
-func buildArchiver(ctx context.Context, work string) (string, error) {
+// buildArchiver compiles ./archiver of the module the tool runs in and
+// returns the binary and the commit it was built from ("+dirty" when
+// archiver/ has uncommitted changes).
+func buildArchiver(ctx context.Context, work string) (bin, rev string, err error) {
 	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 	if err != nil || strings.TrimSpace(string(out)) == "" || strings.TrimSpace(string(out)) == os.DevNull {
-		return "", fmt.Errorf("not inside the prexmon module (go env GOMOD: %q, %v): pass --archiver-bin", out, err)
+		return "", "", fmt.Errorf("not inside the prexmon module (go env GOMOD: %q, %v): pass --archiver-bin", out, err)
 	}
-	bin := filepath.Join(work, "archiver")
+	root := filepath.Dir(strings.TrimSpace(string(out)))
+	bin = filepath.Join(work, "archiver")
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./archiver")
-	cmd.Dir = filepath.Dir(strings.TrimSpace(string(out)))
+	cmd.Dir = root
 	if msg, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./archiver: %w: %s", err, msg)
+		return "", "", fmt.Errorf("go build ./archiver: %w: %s", err, msg)
 	}
-	return bin, nil
+	rev = "unknown"
+	if h, err := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "--short", "HEAD").Output(); err == nil {
+		rev = strings.TrimSpace(string(h))
+		if st, err := exec.CommandContext(ctx, "git", "-C", root, "status", "--porcelain", "--", "archiver", "exporter/snapshot").Output(); err == nil && len(st) > 0 {
+			rev += "+dirty"
+		}
+	}
+	return bin, rev, nil
 }
 
 func freeLoopbackAddr() (string, error) {

@@ -16,6 +16,7 @@ type result struct {
 	Command         string    `json:"command"`
 	ArchiverArgs    []string  `json:"archiver_args"`
 	Started         time.Time `json:"started"`
+	ArchiverRev     string    `json:"archiver_rev"`
 	LoadAvg         string    `json:"loadavg_before"` // /proc/loadavg: other work on the machine skews everything
 	Agents          int       `json:"agents"`
 	Interval        string    `json:"interval"`
@@ -171,6 +172,7 @@ func (r *result) fillDisk(d diskCount, window time.Duration) {
 func (r *result) print(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	p := func(k, format string, a ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, a...)...) }
+	p("archiver", "built from %s", r.ArchiverRev)
 	p("machine load before", "%s", r.LoadAvg)
 	p("run", "%d agents every %s (timeout %s), window %.1fs", r.Agents, r.Interval, r.Timeout, r.WindowSeconds)
 	if r.Identity {
