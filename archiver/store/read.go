@@ -10,10 +10,10 @@ import (
 	"io"
 	"io/fs"
 	"net/netip"
+	"os"
 	"path"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -305,8 +305,8 @@ func (s *Store) walk(only netip.Addr) ([]dayEntry, error) {
 }
 
 // Files lists the stored day files (of one address if only is valid) with
-// their sizes and snapshot counts. Counts are cached per file and, files
-// being append-only, a grown file costs only a count of its new bytes.
+// their sizes and snapshot counts. Counting reads a file once; after that
+// only bytes appended since are counted (see countEntry).
 func (s *Store) Files(only netip.Addr) ([]FileInfo, error) {
 	if only.IsValid() {
 		only = only.Unmap().WithZone("")
@@ -329,72 +329,170 @@ func (s *Store) Files(only netip.Addr) ([]FileInfo, error) {
 	return out, nil
 }
 
-// countCache remembers line counts by file; generation is bumped whenever a
-// file may have shrunk, which invalidates every entry.
+// countCache holds line-count checkpoints in memory; they are also saved
+// beside the day files (see countFileName) so a restart does not re-read
+// terabytes to list them.
 type countCache struct {
-	mu         sync.Mutex
-	files      map[string]countEntry
-	generation atomic.Uint64
+	mu    sync.Mutex
+	files map[string]countEntry
 }
 
+// countEntry says the first size bytes of a file hold count lines. For a
+// plain day file, size is always just past a newline: appends never change
+// bytes before that point (a torn tail is only ever cut after the last
+// newline), so the checkpoint stays valid as the file grows and only the
+// bytes after it need counting. For a compressed file it is the exact size.
 type countEntry struct {
 	size, count int64
-	modTime     time.Time
-	generation  uint64
+	saved       int64 // size recorded in the count file
 }
+
+// saveEvery is how far a checkpoint must advance before its count file is
+// rewritten: a growing day is saved every few hundred snapshots, not at
+// every listing.
+const saveEvery = 16 << 20
+
+// countFileName is the hidden file keeping the checkpoint of day file name.
+// The walk ignores it, since it is not a day file name.
+func countFileName(name string) string { return "." + name + ".count" }
 
 func (s *Store) count(d dayEntry) (int64, error) {
 	key := path.Join(d.dir, d.name)
-	gen := s.counts.generation.Load()
 	s.counts.mu.Lock()
 	c, ok := s.counts.files[key]
 	s.counts.mu.Unlock()
-	if ok && c.generation == gen && c.size == d.size && c.modTime.Equal(d.modTime) {
+	if !ok {
+		c, ok = s.loadCount(d)
+	}
+	if ok && c.size == d.size {
 		return c.count, nil
 	}
-	from, base := int64(0), int64(0)
-	if ok && c.generation == gen && !d.compressed && c.size <= d.size {
-		from, base = c.size, c.count
-	}
-	n, err := s.countLines(key, d.compressed, from, d.size)
-	if err != nil {
-		return 0, err
-	}
-	s.counts.mu.Lock()
-	s.counts.files[key] = countEntry{size: d.size, count: base + n, modTime: d.modTime, generation: gen}
-	s.counts.mu.Unlock()
-	return base + n, nil
-}
-
-func (s *Store) countLines(p string, compressed bool, from, to int64) (int64, error) {
-	f, err := s.root.Open(p)
+	f, err := s.root.Open(key)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
-	var r io.Reader = io.NewSectionReader(f, from, to-from)
-	if compressed {
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			return 0, fmt.Errorf("gunzip %s: %w", p, err)
-		}
-		defer zr.Close()
-		r = zr
+	if d.compressed || !ok || c.size > d.size || !endsWithNewline(f, c.size) {
+		c = countEntry{saved: c.saved}
 	}
+	var next countEntry
+	if d.compressed {
+		n, err := countGzipLines(f)
+		if err != nil {
+			return 0, fmt.Errorf("count lines of %s: %w", key, err)
+		}
+		next = countEntry{size: d.size, count: n, saved: c.saved}
+	} else {
+		n, end, err := countLines(f, c.size, d.size)
+		if err != nil {
+			return 0, fmt.Errorf("count lines of %s: %w", key, err)
+		}
+		next = countEntry{size: end, count: c.count + n, saved: c.saved}
+	}
+	if next.size-next.saved >= saveEvery || (next.saved == 0 && next.size > 0) {
+		if s.saveCount(d, next) {
+			next.saved = next.size
+		}
+	}
+	s.counts.mu.Lock()
+	s.counts.files[key] = next
+	s.counts.mu.Unlock()
+	return next.count, nil
+}
+
+func endsWithNewline(f *os.File, size int64) bool {
+	if size == 0 {
+		return true
+	}
+	var b [1]byte
+	_, err := f.ReadAt(b[:], size-1)
+	return err == nil && b[0] == '\n'
+}
+
+// countLines counts the newlines in [from, to) of f and returns the offset
+// just past the last one (from if there is none).
+func countLines(f *os.File, from, to int64) (n, end int64, err error) {
+	bp := readBufs.Get().(*[]byte)
+	defer readBufs.Put(bp)
+	end = from
+	for off := from; off < to; {
+		b := (*bp)[:min(int64(len(*bp)), to-off)]
+		m, err := f.ReadAt(b, off)
+		b = b[:m]
+		if c := bytes.Count(b, []byte{'\n'}); c > 0 {
+			n += int64(c)
+			end = off + int64(bytes.LastIndexByte(b, '\n')) + 1
+		}
+		off += int64(m)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+	}
+	return n, end, nil
+}
+
+func countGzipLines(f *os.File) (int64, error) {
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return 0, err
+	}
+	defer zr.Close()
 	bp := readBufs.Get().(*[]byte)
 	defer readBufs.Put(bp)
 	var n int64
 	for {
-		m, err := r.Read(*bp)
+		m, err := zr.Read(*bp)
 		n += int64(bytes.Count((*bp)[:m], []byte{'\n'}))
 		if err == io.EOF {
 			return n, nil
 		}
 		if err != nil {
-			return 0, fmt.Errorf("count lines of %s: %w", p, err)
+			return 0, err
 		}
 	}
 }
 
-// forgetCounts invalidates cached counts after a file was cut.
-func (s *Store) forgetCounts() { s.counts.generation.Add(1) }
+// loadCount reads a saved checkpoint; any problem just means counting anew.
+func (s *Store) loadCount(d dayEntry) (countEntry, bool) {
+	b, err := s.root.ReadFile(path.Join(d.dir, countFileName(d.name)))
+	if err != nil {
+		return countEntry{}, false
+	}
+	var c countEntry
+	if _, err := fmt.Sscanf(string(b), "%d %d\n", &c.size, &c.count); err != nil || c.size < 0 || c.count < 0 {
+		return countEntry{}, false
+	}
+	c.saved = c.size
+	return c, true
+}
+
+// saveCount writes a checkpoint through a rename so a crash never leaves a
+// half-written one. It is a cache: not fsynced, and failures only cost a
+// recount later.
+func (s *Store) saveCount(d dayEntry, c countEntry) bool {
+	name := path.Join(d.dir, countFileName(d.name))
+	tmp := name + ".tmp"
+	if err := s.root.WriteFile(tmp, fmt.Appendf(nil, "%d %d\n", c.size, c.count), 0o644); err != nil {
+		s.log.Debug("cannot save line count", "file", name, "err", err)
+		return false
+	}
+	if err := s.root.Rename(tmp, name); err != nil {
+		s.log.Debug("cannot save line count", "file", name, "err", err)
+		s.root.Remove(tmp)
+		return false
+	}
+	return true
+}
+
+// forgetCount drops the checkpoint of a deleted day file.
+func (s *Store) forgetCount(d dayEntry) {
+	s.counts.mu.Lock()
+	delete(s.counts.files, path.Join(d.dir, d.name))
+	s.counts.mu.Unlock()
+	if err := s.root.Remove(path.Join(d.dir, countFileName(d.name))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		s.log.Warn("cannot delete line count", "file", d.name, "err", err)
+	}
+}

@@ -46,6 +46,7 @@ func (s *Store) applyRetention(now time.Time) {
 			emptied[d.dir] = false
 			continue
 		}
+		s.forgetCount(d)
 		s.m.retained.Inc()
 		s.log.Info("retention: deleted day file", "file", p)
 		if _, seen := emptied[d.dir]; !seen {

@@ -91,7 +91,6 @@ func (sh *shard) write(req *request) {
 		m.writeErrors.Inc()
 		sh.s.log.Error("write failed", "file", df.key, "err", err)
 		if n > 0 {
-			sh.s.forgetCounts()
 			// A partial line must not stay: the next line would complete
 			// it into garbage. If the cut fails, drop the handle; the next
 			// open repairs the tail before appending.
@@ -350,7 +349,6 @@ func (s *Store) openAppend(dir, name string) (f *os.File, size int64, created, n
 			return nil, 0, false, newDir, fmt.Errorf("repair %s: %w", p, err)
 		}
 		if cut > 0 {
-			s.forgetCounts()
 			s.m.tornLines.Inc()
 			s.log.Warn("cut torn last line", "file", p, "bytes", cut)
 			size -= cut

@@ -761,3 +761,61 @@ func TestStrayFilesIgnored(t *testing.T) {
 		t.Fatal("recovery touched a file that is not a day file")
 	}
 }
+
+// TestCountCheckpoints checks that line counts are saved beside the day
+// files, reused after a restart with only new bytes counted, and ignored
+// when they cannot describe the file.
+func TestCountCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	ip := netip.MustParseAddr("10.0.0.5")
+	p := filepath.Join(dir, "10.0.0.5", "2026-11-27.jsonl")
+	side := filepath.Join(dir, "10.0.0.5", ".2026-11-27.jsonl.count")
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if err := s.Append(Record{IP: ip, ScrapedAt: day, Snapshot: snap(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if files, err := s.Files(ip); err != nil || files[0].Snapshots != 5 {
+		t.Fatalf("files %+v %v", files, err)
+	}
+	s.Close()
+	fi, _ := os.Stat(p)
+	if b, err := os.ReadFile(side); err != nil || string(b) != fmt.Sprintf("%d 5\n", fi.Size()) {
+		t.Fatalf("checkpoint %q %v", b, err)
+	}
+
+	tests := []struct {
+		name       string
+		checkpoint string // "" = leave as saved
+		append     string
+		want       int64
+	}{
+		{"grown", "", "{}\n{}\n{}\n{\"partial", 8},
+		{"lying count is trusted for its bytes", fmt.Sprintf("%d 50\n", fi.Size()), "", 53},
+		{"beyond the file", "999999999 3\n", "", 8},
+		{"not at a line end", "7 1\n", "", 8},
+		{"garbage", "x y\n", "", 8},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.checkpoint != "" {
+				os.WriteFile(side, []byte(tc.checkpoint), 0o644)
+			}
+			if tc.append != "" {
+				f, _ := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+				f.WriteString(tc.append)
+				f.Close()
+			}
+			s := openTest(t, dir, Options{})
+			files, err := s.Files(ip)
+			if err != nil || len(files) != 1 || files[0].Snapshots != tc.want {
+				t.Fatalf("files %+v %v, want %d snapshots", files, err, tc.want)
+			}
+			s.Close()
+		})
+	}
+}
