@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -817,5 +818,41 @@ func TestCountCheckpoints(t *testing.T) {
 			}
 			s.Close()
 		})
+	}
+}
+
+// TestCompressedDays checks that a finished day compressed to .jsonl.gz
+// (by an operator or a future compactor) reads exactly like a plain one.
+func TestCompressedDays(t *testing.T) {
+	dir := t.TempDir()
+	ip := netip.MustParseAddr("10.0.0.5")
+	var plain bytes.Buffer
+	for i := range 4 {
+		r := Record{IP: ip, ScrapedAt: day.Add(time.Duration(i) * time.Minute), Snapshot: snap(i)}
+		line, err := appendLine(nil, &r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain.Write(line)
+	}
+	plain.WriteString(`{"torn`)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(plain.Bytes())
+	zw.Close()
+	os.MkdirAll(filepath.Join(dir, "10.0.0.5"), 0o755)
+	if err := os.WriteFile(filepath.Join(dir, "10.0.0.5", "2026-11-27.jsonl.gz"), gz.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := openTest(t, dir, Options{})
+	if lines := readAll(t, s, ip, day, Query{From: day.Add(time.Minute), Limit: 2}); len(lines) != 2 || !bytes.Contains(lines[0], []byte(`"seq":1,`)) {
+		t.Fatalf("ReadDay: %q", lines)
+	}
+	if line, err := s.Latest(ip); err != nil || !bytes.Contains(line, []byte(`"seq":3,`)) {
+		t.Fatalf("Latest: %s %v", line, err)
+	}
+	files, err := s.Files(ip)
+	if err != nil || len(files) != 1 || !files[0].Compressed || files[0].Snapshots != 4 || files[0].Bytes != int64(gz.Len()) {
+		t.Fatalf("Files: %+v %v", files, err)
 	}
 }
