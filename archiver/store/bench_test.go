@@ -153,3 +153,29 @@ func BenchmarkReadDay(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAppendSync measures acknowledged (fsynced) appends, as pushes do
+// them: many concurrent callers share each sync round.
+func BenchmarkAppendSync(b *testing.B) {
+	s, err := Open(b.TempDir(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	raw := benchSnapshot(100 << 10)
+	var next atomic.Uint64
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := next.Add(1)
+			ip := netip.AddrFrom4([4]byte{10, 4, byte(i % 1000 >> 8), byte(i % 1000)})
+			if err := s.AppendSync(context.Background(), Record{IP: ip, ScrapedAt: day, Snapshot: raw}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
