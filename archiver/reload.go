@@ -59,6 +59,7 @@ func (r *reloader) apply(cfg *config.Config) error {
 		BodySizeLimit: int64(cfg.BodySizeLimit),
 		Scheme:        cfg.Scheme,
 		Path:          cfg.SnapshotPath,
+		Gzip:          *cfg.EnableCompression,
 		HTTPClient:    cfg.HTTPClient,
 	})
 	if err != nil {

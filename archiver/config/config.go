@@ -42,6 +42,11 @@ type Config struct {
 	// BodySizeLimit caps a snapshot after decompression, so a broken or
 	// hostile agent cannot make the archiver buffer gigabytes.
 	BodySizeLimit units.Base2Bytes `yaml:"body_size_limit,omitempty"`
+	// EnableCompression asks agents for gzip (default true), as Prometheus'
+	// option of the same name: a quarter of the bytes on the wire for about
+	// 0.5 ms of CPU per 100 KB snapshot to decompress. Turn it off when the
+	// archiver is CPU-bound and the network is not.
+	EnableCompression *bool `yaml:"enable_compression,omitempty"`
 	// Scheme and SnapshotPath build the URL scraped on each target.
 	Scheme        string          `yaml:"scheme,omitempty"`
 	SnapshotPath  string          `yaml:"snapshot_path,omitempty"`
@@ -137,6 +142,10 @@ func (c *Config) validate() error {
 	}
 	if c.BodySizeLimit < 0 {
 		return errors.New("body_size_limit must be positive")
+	}
+	if c.EnableCompression == nil {
+		on := true
+		c.EnableCompression = &on
 	}
 	if c.Scheme == "" {
 		c.Scheme = DefaultScheme

@@ -23,6 +23,9 @@ func TestParseDefaults(t *testing.T) {
 	if cfg.BodySizeLimit != 16*units.MiB || cfg.Scheme != "http" || cfg.SnapshotPath != "/snapshot" {
 		t.Errorf("limit %d scheme %q path %q", cfg.BodySizeLimit, cfg.Scheme, cfg.SnapshotPath)
 	}
+	if !*cfg.EnableCompression {
+		t.Error("enable_compression should default to true")
+	}
 	if !cfg.HTTPClient.FollowRedirects {
 		t.Error("http_client defaults not applied")
 	}
@@ -33,6 +36,7 @@ func TestParseFull(t *testing.T) {
 scrape_interval: 5s
 scrape_timeout: 2s
 body_size_limit: 1MiB
+enable_compression: false
 static_configs:
   - targets: ["10.0.0.5:9110", "host.example:9110", "[::1]:9110"]
     labels: {env: prod}
@@ -49,6 +53,9 @@ api:
 	}
 	if cfg.ScrapeInterval != model.Duration(5*time.Second) || cfg.BodySizeLimit != units.MiB {
 		t.Errorf("interval %s limit %d", cfg.ScrapeInterval, cfg.BodySizeLimit)
+	}
+	if *cfg.EnableCompression {
+		t.Error("enable_compression: false ignored")
 	}
 	if cfg.FileSDConfigs[0].RefreshInterval != DefaultRefreshInterval {
 		t.Errorf("refresh_interval %s, want default", cfg.FileSDConfigs[0].RefreshInterval)

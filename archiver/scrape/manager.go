@@ -38,7 +38,10 @@ type Config struct {
 	BodySizeLimit int64
 	Scheme        string // "http" or "https"
 	Path          string // "/snapshot"
-	HTTPClient    commoncfg.HTTPClientConfig
+	// Gzip asks agents to compress; a compressed answer is decompressed
+	// either way.
+	Gzip       bool
+	HTTPClient commoncfg.HTTPClientConfig
 }
 
 // Options are fixed for the Manager's life.

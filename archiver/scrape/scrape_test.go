@@ -76,7 +76,7 @@ func newTestManager(t *testing.T, app Appender, interval, timeout time.Duration,
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	m := NewManager(Options{Appender: app, Registerer: reg})
-	if err := m.ApplyConfig(Config{Interval: interval, Timeout: timeout, BodySizeLimit: limit, HTTPClient: commoncfg.DefaultHTTPClientConfig}); err != nil {
+	if err := m.ApplyConfig(Config{Interval: interval, Timeout: timeout, BodySizeLimit: limit, Gzip: true, HTTPClient: commoncfg.DefaultHTTPClientConfig}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(m.Stop)
@@ -451,5 +451,31 @@ func TestStalledStoreIsReportedAsOverload(t *testing.T) {
 	})
 	if n := testutil.ToFloat64(m.m.scrapes.WithLabelValues(resultOverloaded)); n < 1 {
 		t.Errorf("overloaded scrapes counted %v", n)
+	}
+}
+
+func TestCompressionCanBeTurnedOff(t *testing.T) {
+	encodings := make(chan string, 16)
+	a := agent(t, "127.0.0.2", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case encodings <- r.Header.Get("Accept-Encoding"):
+		default:
+		}
+		w.Write(validSnapshot("a"))
+	})
+	fs := &fakeStore{}
+	m := NewManager(Options{Appender: fs})
+	t.Cleanup(m.Stop)
+	if err := m.ApplyConfig(Config{Interval: 200 * time.Millisecond, Timeout: 100 * time.Millisecond, BodySizeLimit: 1 << 20, Gzip: false}); err != nil {
+		t.Fatal(err)
+	}
+	m.Sync([]targets.Target{{Address: addr(a)}})
+	select {
+	case got := <-encodings:
+		if got != "identity" {
+			t.Errorf("Accept-Encoding %q with compression off, want identity", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("agent never scraped")
 	}
 }
