@@ -27,7 +27,8 @@ type reloader struct {
 	mu          sync.Mutex // one reload at a time
 	cfg         atomic.Pointer[config.Config]
 	targetsSeen atomic.Bool
-	success     prometheus.Gauge
+	configOK    atomic.Bool
+	success     prometheus.GaugeFunc
 	successTime prometheus.Gauge
 }
 
@@ -37,15 +38,22 @@ func newReloader(file string, mgr *scrape.Manager, disc *targets.Discovery, logg
 		mgr:    mgr,
 		disc:   disc,
 		logger: logger,
-		success: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "archiver_config_last_reload_successful",
-			Help: "Whether the last configuration reload attempt was successful.",
-		}),
 		successTime: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "archiver_config_last_reload_success_timestamp_seconds",
 			Help: "Timestamp of the last successful configuration reload.",
 		}),
 	}
+	// A rejected file_sd file counts as a failed reload too: either way the
+	// archiver runs on registrations older than the files say.
+	r.success = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "archiver_config_last_reload_successful",
+		Help: "Whether the last configuration reload attempt was successful and every file_sd file was accepted.",
+	}, func() float64 {
+		if r.configOK.Load() && disc.Failing() == 0 {
+			return 1
+		}
+		return 0
+	})
 	reg.MustRegister(r.success, r.successTime)
 	return r
 }
@@ -76,7 +84,7 @@ func (r *reloader) apply(cfg *config.Config) error {
 }
 
 func (r *reloader) succeeded() {
-	r.success.Set(1)
+	r.configOK.Store(true)
 	r.successTime.SetToCurrentTime()
 }
 
@@ -89,7 +97,7 @@ func (r *reloader) reload() error {
 		err = r.apply(cfg)
 	}
 	if err != nil {
-		r.success.Set(0)
+		r.configOK.Store(false)
 		r.logger.Error("reload failed, keeping the previous configuration", "file", r.file, "err", err)
 		return err
 	}

@@ -84,8 +84,22 @@ file_sd_configs:
 		t.Errorf("%d lines stored for the down agent", n)
 	}
 
+	// A broken file_sd file is rejected: its agents keep being scraped and
+	// the reload metric says 0 until the file is fixed.
+	archWriteFile(t, sd, fmt.Sprintf("- targets: [%q]\n  labelz: {env: sd}\n", added))
+	WaitFor(t, 20*time.Second, "the broken file_sd file reported", func() error {
+		if v, err := a.metric("archiver_config_last_reload_successful"); err != nil || v != 0 {
+			return fmt.Errorf("reload successful %v (%v)", v, err)
+		}
+		return nil
+	})
+	a.waitLines(t, "127.0.1.3", len(a.lines(t, "127.0.1.3"))+2)
+
 	archWriteFile(t, sd, fmt.Sprintf("- targets: [%q, %q]\n  labels: {env: sd}\n", fromFile, added))
 	a.waitLines(t, "127.0.1.4", 2)
+	if v, err := a.metric("archiver_config_last_reload_successful"); err != nil || v != 1 {
+		t.Errorf("reload successful %v (%v) after the file_sd file was fixed", v, err)
+	}
 
 	archWriteFile(t, sd, fmt.Sprintf("- targets: [%q]\n  labels: {env: sd}\n", added))
 	WaitFor(t, 20*time.Second, "the removed agent to leave /api/v1/agents", func() error {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -26,6 +27,7 @@ type Discovery struct {
 	logger   *slog.Logger
 	readErrs prometheus.Counter
 	failing  prometheus.Gauge
+	nFailing atomic.Int64
 	updates  chan []Target
 	reconfig chan struct{}
 	mu       sync.Mutex
@@ -59,6 +61,9 @@ func NewDiscovery(logger *slog.Logger, reg prometheus.Registerer) *Discovery {
 	}
 	return d
 }
+
+// Failing is the number of file_sd files whose last read failed.
+func (d *Discovery) Failing() int { return int(d.nFailing.Load()) }
 
 // Updates delivers the full target list whenever it changes. Only the
 // newest list is kept for a slow reader: intermediate lists are dropped.
@@ -220,6 +225,7 @@ func (d *Discovery) refresh() {
 		}
 	}
 	d.failing.Set(float64(failing))
+	d.nFailing.Store(int64(failing))
 	d.byFile = next
 
 	all := [][]Group{static}

@@ -108,8 +108,8 @@ func TestDiscoveryFollowsFiles(t *testing.T) {
 	if n := testutil.ToFloat64(d.readErrs); n < 1 {
 		t.Errorf("read errors %v, want >= 1", n)
 	}
-	if n := testutil.ToFloat64(d.failing); n != 1 {
-		t.Errorf("failing files %v, want 1", n)
+	if n := testutil.ToFloat64(d.failing); n != 1 || d.Failing() != 1 {
+		t.Errorf("failing files %v (%d), want 1", n, d.Failing())
 	}
 
 	if err := os.Remove(filepath.Join(dir, "b.json")); err != nil {
