@@ -23,6 +23,13 @@ func cutTornTail(f *os.File, size int64) (int64, error) {
 	if size == 0 {
 		return 0, nil
 	}
+	var last [1]byte
+	if _, err := f.ReadAt(last[:], size-1); err != nil {
+		return 0, fmt.Errorf("read tail: %w", err)
+	}
+	if last[0] == '\n' {
+		return 0, nil // the common case, at one small read
+	}
 	end, err := lastNewline(f, size)
 	if err != nil {
 		return 0, err
