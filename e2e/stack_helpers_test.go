@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -258,4 +259,45 @@ func jsonUnmarshal(data []byte, v any) error {
 		return fmt.Errorf("decode: %w", err)
 	}
 	return nil
+}
+
+// alertSink stands in for Alertmanager: it accepts Prometheus' alert posts
+// (POST /api/v2/alerts) on loopback and keeps each alert's labels.
+type alertSink struct {
+	addr   string
+	mu     sync.Mutex
+	alerts []map[string]string
+}
+
+func newAlertSink(t *testing.T) *alertSink {
+	t.Helper()
+	a := &alertSink{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/api/v2/alerts" {
+			http.Error(w, "not found", http.StatusNotFound)
+			return
+		}
+		var posted []struct {
+			Labels map[string]string `json:"labels"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&posted); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		a.mu.Lock()
+		for _, p := range posted {
+			a.alerts = append(a.alerts, p.Labels)
+		}
+		a.mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(srv.Close)
+	a.addr = strings.TrimPrefix(srv.URL, "http://")
+	return a
+}
+
+func (a *alertSink) received() []map[string]string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]map[string]string(nil), a.alerts...)
 }

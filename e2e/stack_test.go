@@ -33,6 +33,15 @@ const (
 // the reason. Everything else must return data.
 var panelsWithoutData = map[string]string{}
 
+// alwaysFiringRule is the one rule the e2e test adds to the shipped ones.
+const alwaysFiringRule = `groups:
+  - name: e2e
+    rules:
+      - alert: E2EAlwaysFiring
+        expr: vector(1)
+        labels: {severity: info}
+`
+
 // apiRowsMayBeEmpty lists Snapshots dashboard panels whose rows may be
 // empty on the test machine, with the reason.
 var apiRowsMayBeEmpty = map[string]string{
@@ -82,7 +91,11 @@ func TestStackPrometheus(t *testing.T) {
 	} else {
 		s.targets("deploy/prometheus/targets/archiver.yml")
 	}
-	c := startPrometheus(t, promBin, s)
+	// A stand-in Alertmanager on loopback records the alerts Prometheus
+	// sends, proving the alerting section and its file_sd file work; one
+	// always-firing test rule gives it something to send.
+	am := newAlertSink(t)
+	c := startPrometheus(t, promBin, s, am.addr, alwaysFiringRule)
 	jobs := []string{"prexmon"}
 	if archAddr != "" {
 		jobs = append(jobs, "archiver")
@@ -131,7 +144,7 @@ func TestStackPrometheus(t *testing.T) {
 			}
 		}
 		WaitFor(t, time.Until(deadline), "every rule evaluated without error and every recording rule has data", func() error {
-			return checkRules(c, len(all), records, archAddr != "")
+			return checkRules(c, len(all)+1, records, archAddr != "")
 		})
 	})
 
@@ -176,6 +189,20 @@ func TestStackPrometheus(t *testing.T) {
 			t.Skip("archiver does not build; see the log above")
 		}
 		checkAPIRequests(t, "http://"+archAddr, "127.0.0.1")
+	})
+
+	t.Run("alerting", func(t *testing.T) {
+		WaitFor(t, time.Until(deadline), "the test alert at the Alertmanager", func() error {
+			for _, a := range am.received() {
+				if a["alertname"] == "E2EAlwaysFiring" {
+					if a["monitor"] != "prexmon" {
+						return fmt.Errorf("alert without the external label monitor=prexmon: %v", a)
+					}
+					return nil
+				}
+			}
+			return fmt.Errorf("received %d alerts, none E2EAlwaysFiring", len(am.received()))
+		})
 	})
 
 	t.Run("values", func(t *testing.T) {
@@ -438,19 +465,31 @@ func keys(m map[string]any) []string {
 
 // startPrometheus writes the shipped prometheus.yml and rule files into s
 // (intervals shortened to stackScrape, the self-scrape pointed at the real
-// port, no Alertmanager), starts the real Prometheus on them and waits
-// until it is ready. The file_sd files must already be in s.
-func startPrometheus(t *testing.T, promBin string, s *stackDir) promClient {
+// port), plus extraRules as one more rule file, lists alertmanager (if not
+// empty) in the Alertmanager file_sd file, starts the real Prometheus on
+// them and waits until it is ready. The agents' and archiver's file_sd
+// files must already be in s.
+func startPrometheus(t *testing.T, promBin string, s *stackDir, alertmanager, extraRules string) promClient {
 	t.Helper()
-	s.targets("deploy/prometheus/targets/alertmanager.yml")
+	if alertmanager != "" {
+		s.targets("deploy/prometheus/targets/alertmanager.yml", alertmanager)
+	} else {
+		s.targets("deploy/prometheus/targets/alertmanager.yml")
+	}
 	s.copyFromRepo("deploy/prometheus/rules.yml")
 	s.copyFromRepo("deploy/prometheus/alerts.yml")
+	if extraRules != "" {
+		s.write("e2e_rules.yml", []byte(extraRules))
+	}
 	promAddr := fmt.Sprintf("127.0.0.1:%d", FreePort(t, "127.0.0.1"))
 	s.rewriteYAML("prometheus.yml", func(m map[string]any) {
 		g := m["global"].(map[string]any)
 		g["scrape_interval"] = stackScrape.String()
 		g["evaluation_interval"] = stackScrape.String()
 		g["scrape_timeout"] = "900ms"
+		if extraRules != "" {
+			m["rule_files"] = append(m["rule_files"].([]any), "e2e_rules.yml")
+		}
 		for _, sc := range m["scrape_configs"].([]any) {
 			job := sc.(map[string]any)
 			if job["job_name"] == "prometheus" {
@@ -459,7 +498,10 @@ func startPrometheus(t *testing.T, promBin string, s *stackDir) promClient {
 		}
 	})
 	prom := Start(t, promBin, "--config.file="+s.path("prometheus.yml"),
-		"--storage.tsdb.path="+s.path("tsdb"), "--web.listen-address="+promAddr, "--log.level=warn")
+		"--storage.tsdb.path="+s.path("tsdb"), "--web.listen-address="+promAddr, "--log.level=warn",
+		// Alerts evaluated before Alertmanager discovery has run are
+		// dropped and resent after this delay (1m by default).
+		"--rules.alert.resend-delay="+stackScrape.String())
 	WaitHTTP(t, prom, "http://"+promAddr+"/-/ready")
 	return promClient{base: "http://" + promAddr, hc: newHTTPClient()}
 }
@@ -500,7 +542,7 @@ func TestStackWindowsHost(t *testing.T) {
 	s := newStackDir(t)
 	s.targets("deploy/targets/agents.yml", addr)
 	s.targets("deploy/prometheus/targets/archiver.yml")
-	c := startPrometheus(t, promBin, s)
+	c := startPrometheus(t, promBin, s, "", "")
 	waitUp(t, c, time.Until(deadline), []string{"prexmon"})
 
 	live := scrapeNames(t, "http://"+addr+"/metrics")
