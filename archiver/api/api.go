@@ -107,10 +107,12 @@ func New(o Options) http.Handler {
 	mux.Handle("/api/v1/", a.query("unknown", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, errNotFound, "unknown endpoint "+r.Method+" "+r.URL.Path)
 	}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeText(w, http.StatusOK, "Healthy.")
-	})
+	healthy := func(w http.ResponseWriter, r *http.Request) { writeText(w, http.StatusOK, "Healthy.") }
+	mux.HandleFunc("GET /healthz", healthy)
 	mux.HandleFunc("GET /readyz", a.ready)
+	// Prometheus' spellings, for probes and users who expect them.
+	mux.HandleFunc("GET /-/healthy", healthy)
+	mux.HandleFunc("GET /-/ready", a.ready)
 	mux.HandleFunc("POST /-/reload", a.reload)
 	mux.HandleFunc("PUT /-/reload", a.reload)
 	return a.guard(mux)

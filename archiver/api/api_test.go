@@ -371,6 +371,8 @@ func TestLifecycleEndpoints(t *testing.T) {
 	}{
 		{"healthz", "GET", "/healthz", nil, 200, "Healthy"},
 		{"readyz", "GET", "/readyz", nil, 200, "Ready"},
+		{"prometheus healthy", "GET", "/-/healthy", nil, 200, "Healthy"},
+		{"prometheus ready", "GET", "/-/ready", nil, 200, "Ready"},
 		{"not ready", "GET", "/readyz", func(o *Options) { o.Ready = func() error { return errors.New("config not loaded") } }, 503, "config not loaded"},
 		{"reload", "POST", "/-/reload", func(o *Options) { o.Reload = func() error { reloads++; return nil } }, 200, ""},
 		{"reload fails", "POST", "/-/reload", func(o *Options) { o.Reload = func() error { return reloadErr } }, 500, "boom"},
