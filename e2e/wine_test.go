@@ -171,11 +171,11 @@ func wineWindowsUnitTests(t *testing.T, env []string) {
 		t.Fatalf("build Windows test binary: %v\n%s", err, out)
 	}
 	p := StartEnv(t, env, "wine", bin, "-test.v", "-test.count=1",
-		"-test.run", "^(TestProcessTableLayout|TestProcessesFindsItself|TestSessionsCall|TestCPUModesPartitionTime)$")
+		"-test.run", "^(TestProcessTableLayout|TestProcessesFindsItself|TestSessionsCall|TestCPUModesPartitionTime|TestDiskIOTimesCall)$")
 	if err := p.Wait(t, time.Minute); err != nil {
 		t.Fatalf("Windows unit tests failed under Wine: %v\n%s", err, p.Output())
 	}
-	for _, name := range []string{"TestProcessTableLayout", "TestProcessesFindsItself", "TestSessionsCall", "TestCPUModesPartitionTime"} {
+	for _, name := range []string{"TestProcessTableLayout", "TestProcessesFindsItself", "TestSessionsCall", "TestCPUModesPartitionTime", "TestDiskIOTimesCall"} {
 		if !strings.Contains(p.Output(), "--- PASS: "+name) {
 			t.Errorf("%s did not pass:\n%s", name, p.Output())
 		}

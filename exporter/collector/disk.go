@@ -26,10 +26,10 @@ var (
 	diskIOTimeDesc     = prometheus.NewDesc("host_disk_io_time_seconds_total", "Seconds the device spent doing IO; its rate is utilisation.", []string{"device"}, nil)
 )
 
-// diskIOTimeKnown is false where gopsutil cannot measure busy time (Windows
-// reports no io_ticks equivalent): the series is then left out rather
-// than published as a zero that reads as an idle disk.
-var diskIOTimeKnown = true
+// diskIOTimes, set on Windows where gopsutil reports no busy time, returns
+// busy seconds for the devices it could measure. Devices it leaves out get
+// no io_time series rather than a zero that reads as an idle disk.
+var diskIOTimes func(devices []string) map[string]float64
 
 type diskCollector struct {
 	exclude *regexp.Regexp
@@ -43,7 +43,10 @@ func newDiskCollector(cfg Config) (Collector, error) {
 	return &diskCollector{exclude: re}, nil
 }
 
-type diskResult struct{ disks []snapshot.Disk }
+type diskResult struct {
+	disks   []snapshot.Disk
+	ioTimes map[string]float64 // nil: every device's IOTimeSeconds is measured
+}
 
 func (c *diskCollector) Update(ctx context.Context) (Result, error) {
 	counters, err := disk.IOCountersWithContext(ctx)
@@ -65,6 +68,16 @@ func (c *diskCollector) Update(ctx context.Context) (Result, error) {
 		})
 	}
 	sort.Slice(r.disks, func(i, j int) bool { return r.disks[i].Device < r.disks[j].Device })
+	if diskIOTimes != nil {
+		devices := make([]string, len(r.disks))
+		for i, d := range r.disks {
+			devices[i] = d.Device
+		}
+		r.ioTimes = diskIOTimes(devices)
+		for i := range r.disks {
+			r.disks[i].IOTimeSeconds = r.ioTimes[r.disks[i].Device]
+		}
+	}
 	return r, nil
 }
 
@@ -76,7 +89,7 @@ func (r *diskResult) Emit(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(diskWriteBytesDesc, prometheus.CounterValue, float64(d.WrittenBytes), d.Device)
 		ch <- prometheus.MustNewConstMetric(diskReadsDesc, prometheus.CounterValue, float64(d.ReadsCompleted), d.Device)
 		ch <- prometheus.MustNewConstMetric(diskWritesDesc, prometheus.CounterValue, float64(d.WritesCompleted), d.Device)
-		if diskIOTimeKnown {
+		if _, ok := r.ioTimes[d.Device]; ok || r.ioTimes == nil {
 			ch <- prometheus.MustNewConstMetric(diskIOTimeDesc, prometheus.CounterValue, d.IOTimeSeconds, d.Device)
 		}
 	}
