@@ -20,6 +20,7 @@ type Query struct {
 	Instant   bool
 }
 
+// String names the query in test failures: dashboard, panel, refId, PromQL.
 func (q Query) String() string {
 	return fmt.Sprintf("%s / %q / %s: %s", q.Dashboard, q.Panel, q.RefID, q.Expr)
 }
