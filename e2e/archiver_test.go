@@ -212,12 +212,13 @@ static_configs:
 }
 
 // TestArchiverKill9KeepsEveryCompleteLine kills the archiver during heavy
-// writing. What is guaranteed after kill -9 (unlike a power cut, where only
-// fsynced data survives) is every byte the archiver handed to the kernel:
-// each line is written whole by one write, so every line complete on disk
-// just before the kill must still be there, unchanged and in order, after a
-// restart. A torn tail can only come from a machine crash; one is planted
-// to check that the restart cuts it and never serves it.
+// writing. What kill -9 guarantees (unlike a power cut, where only fsynced
+// data survives, which a test cannot stage) is every byte the kernel already
+// accepted: every line complete on disk just before the kill must still be
+// there, unchanged and in order, after a restart. A line being written at
+// the kill may be cut short (Linux stops a large write between pages on a
+// fatal signal), so a torn tail is planted as well, to check that the
+// restart cuts it and never serves it.
 func TestArchiverKill9KeepsEveryCompleteLine(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
