@@ -54,7 +54,10 @@ func TestWine(t *testing.T) {
 func wineExporter(t *testing.T, env []string) {
 	exe := Binary(t, "exporter", "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
 	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t, "127.0.0.1"))
-	p := StartEnv(t, env, "wine", exe, "--web.listen-address="+addr)
+	// A push target with credentials, on a port nobody listens on: the
+	// exporter's own command line then carries a secret to be redacted.
+	pushURL := fmt.Sprintf("http://agent:hunter2@127.0.0.1:%d/", FreePort(t, "127.0.0.1"))
+	p := StartEnv(t, env, "wine", exe, "--web.listen-address="+addr, "--push.url="+pushURL, "--push.interval=1h")
 	base := "http://" + addr
 	WaitHTTP(t, p, base+"/healthz")
 
@@ -150,6 +153,10 @@ func wineExporter(t *testing.T, env []string) {
 		}
 		if self.Exe == "" || self.User == "" || self.RSSBytes == 0 || self.CPUSeconds <= 0 {
 			t.Errorf("exporter's own process incomplete: %+v", *self)
+		}
+		if !strings.Contains(self.Cmdline, "--web.listen-address="+addr) || !strings.Contains(self.Cmdline, "agent:***@") ||
+			strings.Contains(self.Cmdline, "hunter2") {
+			t.Errorf("command line not read or not redacted: %q", self.Cmdline)
 		}
 		for c := range wineGaps {
 			if _, failed := s.Errors[c]; failed && strings.Contains(string(body), fmt.Sprintf(`host_scrape_collector_success{collector=%q} 1`, c)) {

@@ -70,6 +70,9 @@ func TestProcessesFindsItself(t *testing.T) {
 			if p.Threads < 1 || p.RSSBytes == 0 || p.StartedAt.IsZero() || p.User == "" {
 				t.Errorf("incomplete: %+v", p)
 			}
+			if !strings.Contains(p.Cmdline, "-test.") {
+				t.Errorf("cmdline %q lacks this test binary's flags", p.Cmdline)
+			}
 			if int(p.PPID) != os.Getppid() {
 				t.Errorf("ppid = %d, want %d", p.PPID, os.Getppid())
 			}
