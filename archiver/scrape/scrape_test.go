@@ -479,3 +479,48 @@ func TestCompressionCanBeTurnedOff(t *testing.T) {
 		t.Fatal("agent never scraped")
 	}
 }
+
+// TestConnectionsAreReused checks that an agent sees one TCP connection
+// for many scrapes: with thousands of agents, a handshake per scrape would
+// cost more than the scrape.
+func TestConnectionsAreReused(t *testing.T) {
+	var mu sync.Mutex
+	conns := 0
+	body := validSnapshot("reuse")
+	l, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Encoding", "gzip")
+		zw := gzip.NewWriter(w)
+		zw.Write(body)
+		zw.Close()
+	}))
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	fs := &fakeStore{}
+	m, _ := newTestManager(t, fs, 100*time.Millisecond, 90*time.Millisecond, 1<<20)
+	m.Sync([]targets.Target{{Address: addr(srv)}})
+	waitFor(t, "5 scrapes", func() error {
+		if n := len(fs.byTarget(addr(srv))); n < 5 {
+			return fmt.Errorf("%d records", n)
+		}
+		return nil
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if conns != 1 {
+		t.Errorf("%d connections for %d scrapes, want 1", conns, len(fs.byTarget(addr(srv))))
+	}
+}
