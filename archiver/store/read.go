@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -77,35 +78,96 @@ func (s *Store) ReadDay(ctx context.Context, ip netip.Addr, day time.Time, q Que
 	})
 }
 
-// openDay opens the plain or compressed file of ip's day.
+// dayParts are the open files making up one day, oldest lines first: the
+// compressed file, a file being compressed, and the plain file (lines that
+// arrived since). Any may be nil.
+type dayParts struct {
+	gz, compressing, plain *os.File
+}
+
+func (p *dayParts) close() {
+	for _, f := range []*os.File{p.gz, p.compressing, p.plain} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// openParts opens a day's parts under the layout lock, so a compaction
+// committing meanwhile is seen wholly before or wholly after; once open,
+// the files stay readable whatever is renamed.
+func (s *Store) openParts(dir, date string) (*dayParts, error) {
+	name := date + ".jsonl"
+	var p dayParts
+	var errs []error
+	open := func(n string) *os.File {
+		f, err := s.root.Open(path.Join(dir, n))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+		return f
+	}
+	s.layout.RLock()
+	p.gz = open(name + ".gz")
+	p.compressing = open(hidden(name, compressingSuffix))
+	p.plain = open(name)
+	s.layout.RUnlock()
+	if err := errors.Join(errs...); err != nil {
+		p.close()
+		return nil, fmt.Errorf("open %s/%s: %w", dir, name, err)
+	}
+	if p.gz == nil && p.compressing == nil && p.plain == nil {
+		return nil, ErrNotFound
+	}
+	return &p, nil
+}
+
+// openDay returns a reader over all of ip's lines for day, oldest first,
+// ending at the plain file's size when opened.
 func (s *Store) openDay(ip netip.Addr, day time.Time) (io.Reader, func(), error) {
-	base := path.Join(dirName(ip.Unmap().WithZone("")), day.UTC().Format(time.DateOnly))
-	f, err := s.root.Open(base + ".jsonl")
-	compressed := false
-	if errors.Is(err, fs.ErrNotExist) {
-		f, err = s.root.Open(base + ".jsonl.gz")
-		compressed = true
-	}
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, ErrNotFound
-	}
+	p, err := s.openParts(dirName(ip.Unmap().WithZone("")), day.UTC().Format(time.DateOnly))
 	if err != nil {
-		return nil, nil, fmt.Errorf("open %s: %w", base, err)
+		return nil, nil, err
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("stat %s: %w", base, err)
+	var readers []io.Reader
+	closers := []func(){p.close}
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
 	}
-	if !compressed {
-		return io.LimitReader(f, fi.Size()), func() { f.Close() }, nil
+	if p.gz != nil {
+		zr, err := gzip.NewReader(p.gz)
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("gunzip %s: %w", p.gz.Name(), err)
+		}
+		closers = append(closers, func() { zr.Close() })
+		readers = append(readers, zr)
 	}
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("gunzip %s: %w", base, err)
+	for _, f := range []*os.File{p.compressing, p.plain} {
+		if f == nil {
+			continue
+		}
+		fi, err := f.Stat()
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("stat %s: %w", f.Name(), err)
+		}
+		size := fi.Size()
+		if f == p.compressing {
+			// A crash may have left a fragment at its end; it must not
+			// be glued to the plain part's first line.
+			end, err := lastNewline(f, size)
+			if err != nil {
+				closeAll()
+				return nil, nil, fmt.Errorf("read %s: %w", f.Name(), err)
+			}
+			size = end + 1
+		}
+		readers = append(readers, io.NewSectionReader(f, 0, size))
 	}
-	return zr, func() { zr.Close(); f.Close() }, nil
+	return io.MultiReader(readers...), closeAll, nil
 }
 
 // scanLines calls fn for every newline-terminated line of r. A trailing
@@ -169,8 +231,10 @@ func (s *Store) Latest(ip netip.Addr) ([]byte, error) {
 		return nil, err
 	}
 	for i := len(days) - 1; i >= 0; i-- {
-		d := days[i]
-		line, err := s.lastLine(d)
+		if i < len(days)-1 && days[i].date == days[i+1].date {
+			continue // plain and compressed parts of a day already looked at
+		}
+		line, err := s.lastLineOfDay(days[i].dir, days[i].date)
 		if err != nil {
 			return nil, err
 		}
@@ -181,34 +245,53 @@ func (s *Store) Latest(ip netip.Addr) ([]byte, error) {
 	return nil, ErrNotFound
 }
 
-func (s *Store) lastLine(d dayEntry) ([]byte, error) {
-	p := path.Join(d.dir, d.name)
-	f, err := s.root.Open(p)
-	if errors.Is(err, fs.ErrNotExist) {
+// lastLineOfDay looks for the last complete line in the newest part of the
+// day that has one; nil means the day has none.
+func (s *Store) lastLineOfDay(dir, date string) ([]byte, error) {
+	p, err := s.openParts(dir, date)
+	if errors.Is(err, ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", p, err)
+		return nil, err
 	}
-	defer f.Close()
-	if d.compressed {
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			return nil, fmt.Errorf("gunzip %s: %w", p, err)
+	defer p.close()
+	for _, f := range []*os.File{p.plain, p.compressing} {
+		if f == nil {
+			continue
 		}
-		var last []byte
-		err = scanLines(context.Background(), zr, func(line []byte) error {
+		line, err := lastLine(f)
+		if err != nil || line != nil {
+			return line, err
+		}
+	}
+	if p.gz == nil {
+		return nil, nil
+	}
+	zr, err := gzip.NewReader(p.gz)
+	if err != nil {
+		return nil, fmt.Errorf("gunzip %s: %w", p.gz.Name(), err)
+	}
+	defer zr.Close()
+	var last []byte
+	err = scanLines(context.Background(), zr, func(line []byte) error {
+		if len(line) > 0 {
 			last = append(last[:0], line...)
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", p, err)
 		}
-		return last, nil
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p.gz.Name(), err)
 	}
+	return last, nil
+}
+
+// lastLine finds the last complete, non-empty line of f by reading
+// backwards from its end.
+func lastLine(f *os.File) ([]byte, error) {
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("stat %s: %w", p, err)
+		return nil, fmt.Errorf("stat %s: %w", f.Name(), err)
 	}
 	end, err := lastNewline(f, fi.Size())
 	for err == nil && end >= 0 {
@@ -220,14 +303,14 @@ func (s *Store) lastLine(d dayEntry) ([]byte, error) {
 		if end-prev > 1 {
 			line := make([]byte, end-prev-1)
 			if _, err := f.ReadAt(line, prev+1); err != nil {
-				return nil, fmt.Errorf("read %s: %w", p, err)
+				return nil, fmt.Errorf("read %s: %w", f.Name(), err)
 			}
 			return line, nil
 		}
 		end = prev
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", p, err)
+		return nil, fmt.Errorf("read %s: %w", f.Name(), err)
 	}
 	return nil, nil
 }
@@ -271,36 +354,57 @@ func (s *Store) walk(only netip.Addr) ([]dayEntry, error) {
 		if !ok {
 			continue
 		}
-		d, err := s.root.Open(dir)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
+		days, err := s.listDays(ip, dir)
 		if err != nil {
-			return nil, fmt.Errorf("open %s: %w", dir, err)
+			return nil, err
 		}
-		entries, err := d.ReadDir(-1)
-		d.Close()
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", dir, err)
-		}
-		for _, e := range entries {
-			if !e.Type().IsRegular() {
-				continue
-			}
-			date, compressed, ok := dayName(e.Name())
-			if !ok {
-				continue
-			}
-			info, err := e.Info()
-			if err != nil {
-				continue // removed meanwhile (retention)
-			}
-			out = append(out, dayEntry{ip: ip, dir: dir, name: e.Name(), date: date, compressed: compressed, size: info.Size(), modTime: info.ModTime()})
-		}
+		out = append(out, days...)
 	}
 	slices.SortFunc(out, func(a, b dayEntry) int {
 		return cmp.Or(a.ip.Compare(b.ip), cmp.Compare(a.date, b.date), cmp.Compare(a.name, b.name))
 	})
+	return out, nil
+}
+
+// listDays lists one address directory under the layout lock, so a
+// compaction's renames are seen wholly or not at all. A day being
+// compressed is listed under its detached name.
+func (s *Store) listDays(ip netip.Addr, dir string) ([]dayEntry, error) {
+	s.layout.RLock()
+	defer s.layout.RUnlock()
+	d, err := s.root.Open(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", dir, err)
+	}
+	entries, err := d.ReadDir(-1)
+	d.Close()
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	var out []dayEntry
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		name := e.Name()
+		if base, ok := strings.CutPrefix(name, "."); ok {
+			if name, ok = strings.CutSuffix(base, compressingSuffix); !ok {
+				continue
+			}
+		}
+		date, compressed, ok := dayName(name)
+		if !ok {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue // removed meanwhile (retention)
+		}
+		out = append(out, dayEntry{ip: ip, dir: dir, name: e.Name(), date: date, compressed: compressed, size: info.Size(), modTime: info.ModTime()})
+	}
 	return out, nil
 }
 
@@ -389,7 +493,7 @@ func (s *Store) count(d dayEntry) (int64, error) {
 		}
 		next = countEntry{size: end, count: c.count + n, saved: c.saved}
 	}
-	if next.size-next.saved >= saveEvery || (next.saved == 0 && next.size > 0) {
+	if !strings.HasPrefix(d.name, ".") && (next.size-next.saved >= saveEvery || (next.saved == 0 && next.size > 0)) {
 		if s.saveCount(d, next) {
 			next.saved = next.size
 		}

@@ -96,10 +96,14 @@ func (s *Store) recover() error {
 		if _, ok := parseDirName(dir); !ok {
 			continue
 		}
-		days, err := s.newestDays(dir, recoverDays)
+		names, err := s.listDir(dir)
 		if err != nil {
 			return err
 		}
+		if err := s.recoverCompaction(dir, names); err != nil {
+			return err
+		}
+		days := newestDays(names, recoverDays)
 		for _, name := range days {
 			if err := s.recoverFile(path.Join(dir, name)); err != nil {
 				return err
@@ -111,9 +115,7 @@ func (s *Store) recover() error {
 	return nil
 }
 
-// newestDays returns the names of the n newest uncompressed day files in
-// dir, without a stat per file.
-func (s *Store) newestDays(dir string, n int) ([]string, error) {
+func (s *Store) listDir(dir string) ([]string, error) {
 	d, err := s.root.Open(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", dir, err)
@@ -123,6 +125,12 @@ func (s *Store) newestDays(dir string, n int) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", dir, err)
 	}
+	return names, nil
+}
+
+// newestDays returns the n newest uncompressed day files among names,
+// without a stat per file.
+func newestDays(names []string, n int) []string {
 	var days []string
 	for _, name := range names {
 		if _, compressed, ok := dayName(name); ok && !compressed {
@@ -130,7 +138,7 @@ func (s *Store) newestDays(dir string, n int) ([]string, error) {
 		}
 	}
 	slices.Sort(days)
-	return days[max(0, len(days)-n):], nil
+	return days[max(0, len(days)-n):]
 }
 
 func (s *Store) recoverFile(p string) error {

@@ -6,21 +6,31 @@ import (
 	"time"
 )
 
-// retentionEvery is how often old days are looked for; days expire once a
-// day, so the exact period hardly matters.
-const retentionEvery = time.Hour
+// maintainEvery is how often old days are looked for; days end once a day,
+// so the exact period hardly matters.
+const maintainEvery = time.Hour
 
-func (s *Store) retentionLoop() {
+// maintain deletes expired days and compresses finished ones, one after the
+// other, so the two never work on the same file at once.
+func (s *Store) maintain() {
 	defer s.bgDone.Done()
-	s.applyRetention(time.Now())
-	t := time.NewTicker(retentionEvery)
+	run := func(now time.Time) {
+		if s.opts.Retention > 0 {
+			s.applyRetention(now)
+		}
+		if s.opts.CompressAfter > 0 {
+			s.compressDays(now)
+		}
+	}
+	run(time.Now())
+	t := time.NewTicker(maintainEvery)
 	defer t.Stop()
 	for {
 		select {
 		case <-s.stop:
 			return
 		case now := <-t.C:
-			s.applyRetention(now)
+			run(now)
 		}
 	}
 }

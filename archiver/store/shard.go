@@ -73,6 +73,10 @@ func newShard(s *Store, maxOpen int) *shard {
 func (sh *shard) writeLoop() {
 	defer close(sh.writerDone)
 	for req := range sh.reqs {
+		if req.detach {
+			req.done <- sh.detach(req)
+			continue
+		}
 		sh.write(req)
 	}
 }
