@@ -194,6 +194,7 @@ func run(ctx context.Context, logger *slog.Logger, o options) (*result, error) {
 		res.Profile = prof.wait()
 	}
 	mon.stop()
+	res.OtherArchivers = otherArchivers(arch.cmd.Process.Pid)
 
 	// Scrapes started before t1 may still be storing; give them the sync
 	// interval, then stop the archiver cleanly so everything is flushed.
@@ -367,6 +368,26 @@ func waitReady(ctx context.Context, url string, limit time.Duration, c *child) e
 			return err
 		}
 	}
+}
+
+// otherArchivers counts archiver processes besides ours: a second load run
+// on the same machine halves what either measures.
+func otherArchivers(ours int) int {
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil || pid == ours {
+			continue
+		}
+		if comm, err := os.ReadFile("/proc/" + p.Name() + "/comm"); err == nil && strings.TrimSpace(string(comm)) == "archiver" {
+			n++
+		}
+	}
+	return n
 }
 
 func loadAvg() string {

@@ -18,6 +18,7 @@ type result struct {
 	Started         time.Time `json:"started"`
 	ArchiverRev     string    `json:"archiver_rev"`
 	LoadAvg         string    `json:"loadavg_before"` // /proc/loadavg: other work on the machine skews everything
+	OtherArchivers  int       `json:"other_archivers"` // archiver processes not ours at the end of the window
 	Agents          int       `json:"agents"`
 	Interval        string    `json:"interval"`
 	Timeout         string    `json:"timeout"`
@@ -173,7 +174,7 @@ func (r *result) print(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	p := func(k, format string, a ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, a...)...) }
 	p("archiver", "built from %s", r.ArchiverRev)
-	p("machine load before", "%s", r.LoadAvg)
+	p("machine load before", "%s; other archiver processes: %d", r.LoadAvg, r.OtherArchivers)
 	p("run", "%d agents every %s (timeout %s), window %.1fs", r.Agents, r.Interval, r.Timeout, r.WindowSeconds)
 	if r.Identity {
 		p("snapshot", "%d B, served as plain JSON (--identity)", r.SnapshotBytes)
