@@ -17,7 +17,7 @@ type result struct {
 	ArchiverArgs    []string  `json:"archiver_args"`
 	Started         time.Time `json:"started"`
 	ArchiverRev     string    `json:"archiver_rev"`
-	LoadAvg         string    `json:"loadavg_before"` // /proc/loadavg: other work on the machine skews everything
+	LoadAvg         string    `json:"loadavg_before"`  // /proc/loadavg: other work on the machine skews everything
 	OtherArchivers  int       `json:"other_archivers"` // archiver processes not ours at the end of the window
 	Agents          int       `json:"agents"`
 	Interval        string    `json:"interval"`
