@@ -48,10 +48,24 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Day files deleted because they are older than the retention.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.snapshots, m.bytes, m.writeErrors, m.fsyncDuration, m.tornLines, m.openFiles, m.retained} {
+	for i, c := range m.all() {
 		if err := reg.Register(c); err != nil {
+			for _, done := range m.all()[:i] {
+				reg.Unregister(done)
+			}
 			return nil, fmt.Errorf("register store metrics: %w", err)
 		}
 	}
 	return m, nil
+}
+
+func (m *metrics) all() []prometheus.Collector {
+	return []prometheus.Collector{m.snapshots, m.bytes, m.writeErrors, m.fsyncDuration, m.tornLines, m.openFiles, m.retained}
+}
+
+// unregister lets a failed Open be retried with the same registry.
+func (m *metrics) unregister(reg prometheus.Registerer) {
+	for _, c := range m.all() {
+		reg.Unregister(c)
+	}
 }

@@ -91,7 +91,7 @@ type Store struct {
 	bgDone   sync.WaitGroup
 	counts   countCache
 	syncErr  errorAt
-	lineBufs sync.Pool
+	requests sync.Pool
 }
 
 // Open opens (creating if needed) the store under dir, cuts torn last lines
@@ -123,6 +123,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	rootDir, err := root.Open(".")
 	if err != nil {
+		m.unregister(opts.Registerer)
 		root.Close()
 		return nil, fmt.Errorf("open storage directory: %w", err)
 	}
@@ -138,13 +139,18 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	s.counts.files = map[string]countEntry{}
 	if err := s.recover(); err != nil {
+		m.unregister(opts.Registerer)
 		rootDir.Close()
 		root.Close()
 		return nil, err
 	}
-	// Half of each shard's descriptors hold files open for appending, the
-	// other half bounds files dropped from that set but not yet fsynced.
-	perShard := max(1, opts.MaxOpenFiles/numShards/2)
+	// With per-file fsyncs, half of each shard's descriptors hold files open
+	// for appending and the other half bounds files dropped from that set
+	// but not yet fsynced; with syncfs a dropped file is closed at once.
+	perShard := max(1, opts.MaxOpenFiles/numShards)
+	if !s.wholeFS {
+		perShard = max(1, perShard/2)
+	}
 	for range numShards {
 		sh := newShard(s, perShard)
 		s.shards = append(s.shards, sh)
@@ -286,7 +292,7 @@ type request struct {
 const maxPooledLine = 4 << 20
 
 func (s *Store) getRequest() *request {
-	if r, ok := s.lineBufs.Get().(*request); ok {
+	if r, ok := s.requests.Get().(*request); ok {
 		return r
 	}
 	return &request{done: make(chan error, 1), line: make([]byte, 0, 128<<10)}
@@ -297,7 +303,7 @@ func (s *Store) putRequest(r *request) {
 		r.line = nil
 	}
 	r.file = nil
-	s.lineBufs.Put(r)
+	s.requests.Put(r)
 }
 
 // dirName maps an address to its directory: IPv6 ':' becomes '_' so the
