@@ -19,9 +19,8 @@ import (
 	"github.com/prexmon/prexmon/exporter/winsvc"
 )
 
-// serviceName is the name deploy/windows/install.ps1 registers. The
-// service manager ignores it for a service in its own process, but it
-// names the log directory.
+// serviceName is the name deploy/windows/install.ps1 registers; the service
+// manager only checks it for services sharing a process, which this is not.
 const serviceName = "prexmon-exporter"
 
 // logMaxBytes bounds each of exporter.log and exporter.log.1.
