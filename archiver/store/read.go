@@ -44,6 +44,13 @@ const readBufSize = 1 << 20
 
 var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
 
+// servable is a cheap sanity check on a line before it is served: the
+// store writes each line whole, so anything else (an empty line, bytes
+// written by another program) would only break the caller's JSON.
+func servable(line []byte) bool {
+	return len(line) >= 2 && line[0] == '{' && line[len(line)-1] == '}'
+}
+
 // errStop ends a scan early without error (limit reached).
 var errStop = errors.New("stop")
 
@@ -51,7 +58,8 @@ var errStop = errors.New("stop")
 // file for day, oldest first, filtered by q. The file is read in chunks up
 // to its size when opened, so lines appended meanwhile are not included and
 // memory stays bounded whatever the file size. emit must not keep line.
-// ErrNotFound means there is no file for that day.
+// ErrNotFound means there is no file for that day. Lines that cannot be a
+// stored record (see servable) are skipped.
 func (s *Store) ReadDay(ctx context.Context, ip netip.Addr, day time.Time, q Query, emit func(line []byte) error) error {
 	r, closeFn, err := s.openDay(ip, day)
 	if err != nil {
@@ -61,6 +69,9 @@ func (s *Store) ReadDay(ctx context.Context, ip netip.Addr, day time.Time, q Que
 	filter := !q.From.IsZero() || !q.To.IsZero()
 	n := 0
 	return scanLines(ctx, r, func(line []byte) error {
+		if !servable(line) {
+			return nil
+		}
 		if filter {
 			t, ok := lineTime(line)
 			if !ok || (!q.From.IsZero() && t.Before(q.From)) || (!q.To.IsZero() && t.After(q.To)) {
@@ -275,7 +286,7 @@ func (s *Store) lastLineOfDay(dir, date string) ([]byte, error) {
 	defer zr.Close()
 	var last []byte
 	err = scanLines(context.Background(), zr, func(line []byte) error {
-		if len(line) > 0 {
+		if servable(line) {
 			last = append(last[:0], line...)
 		}
 		return nil
@@ -286,7 +297,7 @@ func (s *Store) lastLineOfDay(dir, date string) ([]byte, error) {
 	return last, nil
 }
 
-// lastLine finds the last complete, non-empty line of f by reading
+// lastLine finds the last complete, servable line of f by reading
 // backwards from its end.
 func lastLine(f *os.File) ([]byte, error) {
 	fi, err := f.Stat()
@@ -305,7 +316,9 @@ func lastLine(f *os.File) ([]byte, error) {
 			if _, err := f.ReadAt(line, prev+1); err != nil {
 				return nil, fmt.Errorf("read %s: %w", f.Name(), err)
 			}
-			return line, nil
+			if servable(line) {
+				return line, nil
+			}
 		}
 		end = prev
 	}
