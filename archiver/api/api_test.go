@@ -391,3 +391,42 @@ func TestLifecycleEndpoints(t *testing.T) {
 		t.Errorf("reload called %d times, want 1", reloads)
 	}
 }
+
+// TestDayStreamLarge streams a day larger than every buffer on the way and
+// checks the envelope is one valid JSON document with every snapshot.
+func TestDayStreamLarge(t *testing.T) {
+	f := newFixture(t, nil)
+	const n = 300
+	pad := strings.Repeat("p", 20<<10)
+	for i := range n {
+		err := f.store.Append(store.Record{IP: netip.MustParseAddr("10.0.0.5"), ScrapedAt: today.Add(time.Duration(i) * time.Second),
+			Snapshot: fmt.Appendf(nil, `{"schema_version":1,"seq":%d,"pad":"%s"}`, i, pad)})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, err := http.Get(f.srv.URL + "/api/v1/snapshots/10.0.0.5/2026-11-27")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var env struct {
+		Status string `json:"status"`
+		Data   []struct {
+			Snapshot struct {
+				Seq int `json:"seq"`
+			} `json:"snapshot"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
+		t.Fatal(err)
+	}
+	if env.Status != "success" || len(env.Data) != n {
+		t.Fatalf("status %q, %d snapshots, want %d", env.Status, len(env.Data), n)
+	}
+	for i, d := range env.Data {
+		if d.Snapshot.Seq != i {
+			t.Fatalf("snapshot %d has seq %d: not oldest first", i, d.Snapshot.Seq)
+		}
+	}
+}

@@ -34,6 +34,10 @@ func (a *api) push(w http.ResponseWriter, r *http.Request) {
 		writeError(w, code, typ, msg)
 	}
 
+	if a.o.Store == nil {
+		fail(http.StatusServiceUnavailable, "error", errUnavailable, "storage is not available")
+		return
+	}
 	client, err := a.clientIP(r)
 	if err != nil {
 		fail(http.StatusBadRequest, "bad_request", errBadData, err.Error())
@@ -87,6 +91,7 @@ func (a *api) push(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	result = "stored"
+	a.log.Debug("push stored", "client", client, "bytes", buf.Len())
 	writeData(w, map[string]any{"ip": client.String(), "scraped_at": now, "bytes": buf.Len()})
 }
 
