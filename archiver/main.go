@@ -53,8 +53,8 @@ func runMain() int {
 				Default("90d").String()
 		syncInterval = app.Flag("storage.sync-interval", "Longest time written snapshots may stay unsynced to disk.").
 				Default("1s").Duration()
-		maxOpenFiles = app.Flag("storage.max-open-files", "Day files kept open for appending; idle ones are closed first.").
-				Default("1024").Int()
+		maxOpenFiles = app.Flag("storage.max-open-files", "Day files kept open for appending; idle ones are closed first. 0 = a third of the open-file limit (at most 8192), leaving the rest for agent connections.").
+				Default("0").Int()
 		toolkitFlags = kingpinflag.AddFlags(app, ":5000")
 	)
 	logConfig := &promslog.Config{}
@@ -92,6 +92,9 @@ func runMain() int {
 		versioncollector.NewCollector("archiver"),
 	)
 
+	if *maxOpenFiles <= 0 {
+		*maxOpenFiles = defaultMaxOpenFiles(fileLimit())
+	}
 	st, err := store.Open(*storagePath, store.Options{
 		SyncInterval: *syncInterval,
 		MaxOpenFiles: *maxOpenFiles,
@@ -110,6 +113,16 @@ func runMain() int {
 	}
 	logger.Info("storage closed, exiting")
 	return code
+}
+
+// defaultMaxOpenFiles keeps one day file open per agent for fleets that fit
+// in the descriptor limit (each agent also holds a kept-alive connection),
+// so appends do not reopen files.
+func defaultMaxOpenFiles(limit uint64) int {
+	if limit == 0 {
+		return 1024
+	}
+	return int(min(max(limit/3, 64), 8192))
 }
 
 // serve runs scraping, discovery and the HTTP server until a signal or a
