@@ -65,7 +65,6 @@ func TestStackPrometheus(t *testing.T) {
 		t.Logf("SKIPPING the archiver part of the stack: go build ./archiver fails: %v", archiverErr)
 	}
 	s := newStackDir(t)
-	deadline := time.Now().Add(75 * time.Second)
 
 	// The exporter with the docker-compose flags, pointed at this host's
 	// own /proc, /sys and / (compose mounts the host's there).
@@ -95,6 +94,8 @@ func TestStackPrometheus(t *testing.T) {
 	// sends, proving the alerting section and its file_sd file work; one
 	// always-firing test rule gives it something to send.
 	am := newAlertSink(t)
+	// The bound on waiting starts once the binaries are built and running.
+	deadline := time.Now().Add(60 * time.Second)
 	c := startPrometheus(t, promBin, s, am.addr, alwaysFiringRule)
 	jobs := []string{"prexmon"}
 	if archAddr != "" {
@@ -532,7 +533,6 @@ func waitUp(t *testing.T, c promClient, d time.Duration, jobs []string) {
 func TestStackWindowsHost(t *testing.T) {
 	promBin := NeedCommand(t, "prometheus")
 	env := wineEnv(t)
-	deadline := time.Now().Add(90 * time.Second)
 
 	exe := Binary(t, "exporter", "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
 	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t, "127.0.0.1"))
@@ -542,6 +542,7 @@ func TestStackWindowsHost(t *testing.T) {
 	s := newStackDir(t)
 	s.targets("deploy/targets/agents.yml", addr)
 	s.targets("deploy/prometheus/targets/archiver.yml")
+	deadline := time.Now().Add(60 * time.Second)
 	c := startPrometheus(t, promBin, s, "", "")
 	waitUp(t, c, time.Until(deadline), []string{"prexmon"})
 
