@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -55,6 +56,8 @@ func runMain() int {
 				Default("1s").Duration()
 		maxOpenFiles = app.Flag("storage.max-open-files", "Day files kept open for appending; idle ones are closed first. 0 = a third of the open-file limit (at most 8192), leaving the rest for agent connections.").
 				Default("0").Int()
+		autoReload = app.Flag("config.auto-reload-interval", "How often to check the config file for changes and reload it; 0 reloads only on SIGHUP or POST /-/reload.").
+				Default("30s").Duration()
 		toolkitFlags = kingpinflag.AddFlags(app, ":5000")
 	)
 	logConfig := &promslog.Config{}
@@ -79,6 +82,7 @@ func runMain() int {
 		logger.Error("bad --storage.retention", "err", err)
 		return 2
 	}
+	cfgSum := fileSum(*configFile)
 	cfg, err := config.Load(*configFile)
 	if err != nil {
 		logger.Error("cannot load configuration", "err", err)
@@ -106,7 +110,7 @@ func runMain() int {
 		logger.Error("cannot open storage", "path", *storagePath, "err", err)
 		return 1
 	}
-	code := serve(logger, reg, st, cfg, *configFile, toolkitFlags)
+	code := serve(logger, reg, st, cfg, cfgSum, *configFile, *autoReload, toolkitFlags)
 	if err := st.Close(); err != nil {
 		logger.Error("closing storage", "err", err)
 		return 1
@@ -127,7 +131,7 @@ func defaultMaxOpenFiles(limit uint64) int {
 
 // serve runs scraping, discovery and the HTTP server until a signal or a
 // failure, and returns once no scrape or push can write any more.
-func serve(logger *slog.Logger, reg *prometheus.Registry, st *store.Store, cfg *config.Config, configFile string, toolkitFlags *web.FlagConfig) int {
+func serve(logger *slog.Logger, reg *prometheus.Registry, st *store.Store, cfg *config.Config, cfgSum [sha256.Size]byte, configFile string, autoReload time.Duration, toolkitFlags *web.FlagConfig) int {
 	mgr := scrape.NewManager(scrape.Options{
 		Appender:   st,
 		Logger:     logger.With("component", "scrape"),
@@ -141,6 +145,7 @@ func serve(logger *slog.Logger, reg *prometheus.Registry, st *store.Store, cfg *
 		return 1
 	}
 	rl.succeeded()
+	rl.lastSum = cfgSum
 
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
@@ -209,6 +214,13 @@ func serve(logger *slog.Logger, reg *prometheus.Registry, st *store.Store, cfg *
 					return nil
 				}
 			}
+		}, func(error) { close(done) })
+	}
+	if autoReload > 0 {
+		done := make(chan struct{})
+		g.Add(func() error {
+			rl.watch(autoReload, done)
+			return nil
 		}, func(error) { close(done) })
 	}
 	g.Add(func() error { return disc.Run(ctx) }, func(error) { cancel() })

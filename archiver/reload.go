@@ -1,8 +1,10 @@
 package main
 
 import (
+	"crypto/sha256"
 	"errors"
 	"log/slog"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -24,7 +26,8 @@ type reloader struct {
 	disc   *targets.Discovery
 	logger *slog.Logger
 
-	mu          sync.Mutex // one reload at a time
+	mu          sync.Mutex // one reload at a time; guards lastSum
+	lastSum     [sha256.Size]byte
 	cfg         atomic.Pointer[config.Config]
 	targetsSeen atomic.Bool
 	configOK    atomic.Bool
@@ -92,6 +95,9 @@ func (r *reloader) succeeded() {
 func (r *reloader) reload() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// The checksum is taken before loading: if the file changes in between,
+	// the next poll sees a new sum and loads again.
+	r.lastSum = fileSum(r.file)
 	cfg, err := config.Load(r.file)
 	if err == nil {
 		err = r.apply(cfg)
@@ -107,6 +113,38 @@ func (r *reloader) reload() error {
 }
 
 func (r *reloader) current() *config.Config { return r.cfg.Load() }
+
+// watch reloads whenever the config file's content changes, checked every
+// interval, so an edit applies without a signal; a broken edit is rejected
+// once (not at every check) and the running config stays.
+func (r *reloader) watch(interval time.Duration, done <-chan struct{}) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		r.mu.Lock()
+		changed := fileSum(r.file) != r.lastSum
+		r.mu.Unlock()
+		if changed {
+			r.logger.Info("configuration file changed, reloading", "file", r.file)
+			_ = r.reload()
+		}
+	}
+}
+
+// fileSum is the SHA-256 of path's content, zero if it cannot be read (a
+// file being replaced); the reload that follows reports the real error.
+func fileSum(path string) [sha256.Size]byte {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return [sha256.Size]byte{}
+	}
+	return sha256.Sum256(b)
+}
 
 func (r *reloader) synced() { r.targetsSeen.Store(true) }
 

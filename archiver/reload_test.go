@@ -72,3 +72,49 @@ func TestReloadKeepsOldConfigOnError(t *testing.T) {
 		t.Errorf("success after recovery: %v", got)
 	}
 }
+
+func TestWatchReloadsOnEdit(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "archiver.yml")
+	if err := os.WriteFile(file, []byte("scrape_interval: 5s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	reg := prometheus.NewRegistry()
+	mgr := scrape.NewManager(scrape.Options{Logger: logger})
+	defer mgr.Stop()
+	rl := newReloader(file, mgr, targets.NewDiscovery(logger, reg), logger, reg)
+	if err := rl.reload(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		rl.watch(20*time.Millisecond, done)
+	}()
+	defer func() { close(done); <-stopped }()
+
+	waitInterval := func(want time.Duration, ok float64) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Duration(rl.current().ScrapeInterval) != want || testutil.ToFloat64(rl.success) != ok {
+			if time.Now().After(deadline) {
+				t.Fatalf("interval %s success %v, want %s %v", rl.current().ScrapeInterval, testutil.ToFloat64(rl.success), want, ok)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if err := os.WriteFile(file, []byte("scrape_interval: 7s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitInterval(7*time.Second, 1)
+	if err := os.WriteFile(file, []byte("scrape_interval: 9s\nbogus: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitInterval(7*time.Second, 0)
+	if err := os.WriteFile(file, []byte("scrape_interval: 9s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitInterval(9*time.Second, 1)
+}

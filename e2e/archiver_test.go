@@ -415,7 +415,8 @@ func TestArchiverReloadAndShutdown(t *testing.T) {
 		t.Errorf("start-up error does not name the file and line:\n%s", out)
 	}
 
-	a := startArchiver(t, dir, good)
+	// Reloads here come only from SIGHUP and POST /-/reload.
+	a := startArchiver(t, dir, good, "--config.auto-reload-interval=0")
 	a.waitLines(t, "127.0.5.2", 1)
 	if v, err := a.metric("archiver_config_last_reload_successful"); err != nil || v != 1 {
 		t.Errorf("reload successful %v (%v), want 1 after start", v, err)
@@ -473,5 +474,22 @@ func TestArchiverReloadAndShutdown(t *testing.T) {
 		for _, line := range a.lines(t, ip) {
 			archParseLine(t, line)
 		}
+	}
+}
+
+func TestArchiverConfigEditAppliesWithoutSignal(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	body := archFakeSnapshot("e", 2<<10)
+	first := archFakeAgent(t, "127.0.6.2", func(w http.ResponseWriter, r *http.Request) { w.Write(body) })
+	second := archFakeAgent(t, "127.0.6.3", func(w http.ResponseWriter, r *http.Request) { w.Write(body) })
+	a := startArchiver(t, dir, fmt.Sprintf("scrape_interval: 1s\nstatic_configs:\n  - targets: [%q]\n", first),
+		"--config.auto-reload-interval=200ms")
+	a.waitLines(t, "127.0.6.2", 1)
+
+	archWriteFile(t, a.config, fmt.Sprintf("scrape_interval: 1s\nstatic_configs:\n  - targets: [%q, %q]\n", first, second))
+	a.waitLines(t, "127.0.6.3", 1)
+	if v, err := a.metric("archiver_config_last_reload_successful"); err != nil || v != 1 {
+		t.Errorf("reload successful %v (%v), want 1", v, err)
 	}
 }
