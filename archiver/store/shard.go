@@ -45,10 +45,11 @@ type shard struct {
 
 // dayFile is one open day file.
 type dayFile struct {
-	key  string
-	f    *os.File
-	size int64
-	elem *list.Element
+	key     string
+	f       *os.File
+	size    int64
+	elem    *list.Element
+	lastUse time.Time
 
 	// Guarded by shard.mu.
 	dirty   bool
@@ -70,14 +71,36 @@ func newShard(s *Store, maxOpen int) *shard {
 	}
 }
 
+// idleClose is how long a day file may go without appends before its
+// descriptor is given back: yesterday's files and those of removed agents
+// do not wait for the LRU to push them out.
+const idleClose = 5 * time.Minute
+
 func (sh *shard) writeLoop() {
 	defer close(sh.writerDone)
-	for req := range sh.reqs {
-		if req.detach {
-			req.done <- sh.detach(req)
-			continue
+	idle := sh.s.opts.idleAfter
+	t := time.NewTicker(min(idle/2, time.Minute))
+	defer t.Stop()
+	for {
+		select {
+		case req, ok := <-sh.reqs:
+			if !ok {
+				return
+			}
+			if req.detach {
+				req.done <- sh.detach(req)
+				continue
+			}
+			sh.write(req)
+		case now := <-t.C:
+			for e := sh.lru.Back(); e != nil; e = sh.lru.Back() {
+				df := e.Value.(*dayFile)
+				if now.Sub(df.lastUse) < idle {
+					break
+				}
+				sh.drop(df)
+			}
 		}
-		sh.write(req)
 	}
 }
 
@@ -107,6 +130,7 @@ func (sh *shard) write(req *request) {
 		return
 	}
 	df.size += int64(n)
+	df.lastUse = time.Now()
 	m.snapshots.Inc()
 	m.bytes.Add(float64(n))
 

@@ -49,6 +49,9 @@ type Options struct {
 	// unchanged. It costs CPU in proportion to the data: fine for hundreds
 	// of agents, not for a 100 MB/s archive on two cores.
 	CompressAfter time.Duration
+	// idleAfter closes a file not appended to for this long (default
+	// idleClose); a field so tests need not wait minutes.
+	idleAfter time.Duration
 	// SyncFiles fsyncs each written file (and new directories) instead of
 	// calling syncfs(2) on the storage filesystem once per round. syncfs is
 	// far cheaper when thousands of files are written per second, but also
@@ -102,6 +105,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if opts.MaxOpenFiles <= 0 {
 		opts.MaxOpenFiles = 1024
+	}
+	if opts.idleAfter <= 0 {
+		opts.idleAfter = idleClose
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

@@ -860,3 +860,27 @@ func TestCompressedDays(t *testing.T) {
 		t.Fatalf("Files: %+v %v", files, err)
 	}
 }
+
+func TestIdleFilesClosed(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s := openTest(t, t.TempDir(), Options{Registerer: reg, idleAfter: 50 * time.Millisecond})
+	for i := range 3 {
+		if err := s.Append(Record{IP: netip.AddrFrom4([4]byte{10, 5, 0, byte(i)}), ScrapedAt: day, Snapshot: snap(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for metricValue(t, reg, "archiver_open_files") != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%v files still open after 10s idle", metricValue(t, reg, "archiver_open_files"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// A closed file reopens on the next append.
+	if err := s.Append(Record{IP: netip.AddrFrom4([4]byte{10, 5, 0, 0}), ScrapedAt: day, Snapshot: snap(9)}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(readAll(t, s, netip.AddrFrom4([4]byte{10, 5, 0, 0}), day, Query{})); n != 2 {
+		t.Fatalf("%d lines, want 2", n)
+	}
+}
