@@ -195,6 +195,10 @@ func (s *Store) append(ctx context.Context, r Record, durable bool) error {
 		r.ScrapedAt = time.Now()
 	}
 	r.ScrapedAt = r.ScrapedAt.UTC()
+	if y := r.ScrapedAt.Year(); y < 1 || y > 9999 {
+		s.m.writeErrors.Inc()
+		return fmt.Errorf("append %s: scrape time %v has no RFC 3339 date", r.IP, r.ScrapedAt)
+	}
 
 	req := s.getRequest()
 	line, err := appendLine(req.line[:0], &r)

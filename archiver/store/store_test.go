@@ -571,6 +571,7 @@ func TestAppendRejects(t *testing.T) {
 		{"not an object", Record{IP: netip.MustParseAddr("10.0.0.1"), Snapshot: []byte(`[1,2]`)}},
 		{"empty", Record{IP: netip.MustParseAddr("10.0.0.1")}},
 		{"broken multi-line", Record{IP: netip.MustParseAddr("10.0.0.1"), Snapshot: []byte("{\n\"a\":}")}},
+		{"year 10000", Record{IP: netip.MustParseAddr("10.0.0.1"), ScrapedAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), Snapshot: snap(1)}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
