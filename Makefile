@@ -11,7 +11,7 @@ LDFLAGS   := -s -w -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION)
 PROGRAMS  := $(patsubst %/main.go,%,$(wildcard exporter/main.go archiver/main.go))
 PROMTOOL  ?= promtool
 
-.PHONY: all build run test vet fmt-check unit windows stack-check bench clean
+.PHONY: all build run test vet fmt-check unit windows stack-check bench dashboards clean
 
 all: build
 
@@ -44,7 +44,7 @@ unit:
 
 ## stack-check: promtool over the Prometheus config and rules (skipped parts are reported).
 stack-check:
-	@if [ -f prometheus.yml ]; then $(PROMTOOL) check config --syntax-only prometheus.yml; fi
+	@if [ -f prometheus.yml ]; then $(PROMTOOL) check config prometheus.yml; fi
 	@if ls deploy/prometheus/*.yml >/dev/null 2>&1; then $(PROMTOOL) check rules $$(ls deploy/prometheus/*.yml | grep -v _test.yml); fi
 	@if ls deploy/prometheus/*_test.yml >/dev/null 2>&1; then cd deploy/prometheus && $(PROMTOOL) test rules *_test.yml; fi
 
@@ -52,6 +52,10 @@ stack-check:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./exporter/...
 	$(GO) run ./tools/exporterbench -exporter $(BIN)/exporter -n 200
+
+## dashboards: regenerate dashboards/*.json from their Go definitions.
+dashboards:
+	$(GO) test ./dashboards -run TestFilesUpToDate -update
 
 clean:
 	rm -rf $(BIN)
