@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -95,6 +96,7 @@ type Store struct {
 	counts   countCache
 	syncErr  errorAt
 	requests sync.Pool
+	probes   atomic.Uint64
 }
 
 // Open opens (creating if needed) the store under dir, cuts torn last lines
@@ -247,7 +249,8 @@ func (s *Store) Writable() error {
 	if err := s.syncErr.recent(time.Minute); err != nil {
 		return fmt.Errorf("recent fsync failure: %w", err)
 	}
-	const probe = ".writable-probe"
+	// Concurrent probes each use their own file.
+	probe := fmt.Sprintf(".writable-probe-%d", s.probes.Add(1))
 	f, err := s.root.OpenFile(probe, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return fmt.Errorf("storage not writable: %w", err)

@@ -885,3 +885,19 @@ func TestIdleFilesClosed(t *testing.T) {
 		t.Fatalf("%d lines, want 2", n)
 	}
 }
+
+func TestWritableConcurrently(t *testing.T) {
+	s := openTest(t, t.TempDir(), Options{})
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for range 20 {
+				if err := s.Writable(); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
