@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -17,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // Every test here runs the real archiver binary against agents on their own
@@ -492,4 +495,73 @@ func TestArchiverConfigEditAppliesWithoutSignal(t *testing.T) {
 	if v, err := a.metric("archiver_config_last_reload_successful"); err != nil || v != 1 {
 		t.Errorf("reload successful %v (%v), want 1", v, err)
 	}
+}
+
+// TestArchiverAuthBothWays: the archiver presents a bearer token to agents
+// (http_client) and demands basic auth from its own clients (web config).
+func TestArchiverAuthBothWays(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	body := archFakeSnapshot("auth", 2<<10)
+	agent := archFakeAgent(t, "127.0.7.2", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer s3cret" {
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		w.Write(body)
+	})
+	archWriteFile(t, filepath.Join(dir, "agent.token"), "s3cret\n")
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	archWriteFile(t, filepath.Join(dir, "web.yml"), fmt.Sprintf("basic_auth_users:\n  admin: %s\n", hash))
+	archWriteFile(t, filepath.Join(dir, "archiver.yml"), fmt.Sprintf(`
+scrape_interval: 1s
+static_configs:
+  - targets: [%q]
+http_client:
+  authorization: {credentials_file: agent.token}
+`, agent))
+	port := FreePort(t, "127.0.0.1")
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	p := Start(t, Binary(t, "archiver"),
+		"--config.file="+filepath.Join(dir, "archiver.yml"),
+		"--storage.path="+filepath.Join(dir, "data"),
+		"--web.config.file="+filepath.Join(dir, "web.yml"),
+		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port))
+
+	get := func(path string, auth bool) (int, error) {
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		if auth {
+			req.SetBasicAuth("admin", "pw")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	WaitFor(t, 20*time.Second, "the archiver to answer with credentials", func() error {
+		if p.Exited() {
+			t.Fatalf("archiver exited:\n%s", p.Output())
+		}
+		if code, err := get("/readyz", true); err != nil || code != http.StatusOK {
+			return fmt.Errorf("status %d (%v)", code, err)
+		}
+		return nil
+	})
+	for _, path := range []string{"/metrics", "/api/v1/agents", "/api/v1/files"} {
+		if code, err := get(path, false); err != nil || code != http.StatusUnauthorized {
+			t.Errorf("GET %s without credentials: %d (%v), want 401", path, code, err)
+		}
+	}
+	WaitFor(t, 20*time.Second, "a snapshot taken with the bearer token", func() error {
+		files, _ := filepath.Glob(filepath.Join(dir, "data", "127.0.7.2", "*.jsonl"))
+		if len(files) == 0 {
+			return errors.New("no file for 127.0.7.2")
+		}
+		return nil
+	})
 }
