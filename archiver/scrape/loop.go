@@ -128,11 +128,13 @@ func (l *loop) run() {
 		l.scrape(s, start)
 
 		next = next.Add(interval)
-		if now := time.Now(); !next.After(now) {
-			// The scrape overran a whole interval (a stalled store, or a
-			// starved machine): skip to the next free slot rather than
-			// firing a burst to catch up.
-			missed := now.Sub(next)/interval + 1
+		if late := time.Since(next); late >= interval {
+			// Whole slots went by (a stalled store, a starved machine):
+			// skip them rather than fire a burst to catch up. A scrape that
+			// merely ran into its next slot (timeout = interval, a hanging
+			// agent) starts that slot late instead, as Prometheus' ticker
+			// does.
+			missed := late / interval
 			l.m.m.missed.Add(float64(missed))
 			next = next.Add(missed * interval)
 		}

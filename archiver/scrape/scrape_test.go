@@ -524,3 +524,21 @@ func TestConnectionsAreReused(t *testing.T) {
 		t.Errorf("%d connections for %d scrapes, want 1", conns, len(fs.byTarget(addr(srv))))
 	}
 }
+
+// TestTimeoutEqualToIntervalKeepsEverySlot: a hanging agent whose scrape
+// ends just as its next slot begins is scraped in that slot (late), not
+// every other interval with a "missed" count.
+func TestTimeoutEqualToIntervalKeepsEverySlot(t *testing.T) {
+	a := agent(t, "127.0.0.2", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	m, _ := newTestManager(t, &fakeStore{}, 500*time.Millisecond, 500*time.Millisecond, 1<<20)
+	m.Sync([]targets.Target{{Address: addr(a)}})
+	waitFor(t, "3 timed-out scrapes", func() error {
+		if n := testutil.ToFloat64(m.m.scrapes.WithLabelValues(resultTimeout)); n < 3 {
+			return fmt.Errorf("%v timeouts", n)
+		}
+		return nil
+	})
+	if n := testutil.ToFloat64(m.m.missed); n != 0 {
+		t.Errorf("%v slots missed", n)
+	}
+}
