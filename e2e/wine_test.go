@@ -39,8 +39,8 @@ var wineGaps = map[string][]string{
 }
 
 // TestWine runs Windows builds under Wine in one prefix (wineboot is the
-// slow part): the exporter itself, and the collector package's Windows-only
-// unit tests.
+// slow part): the exporter itself, the collector package's Windows-only
+// unit tests, and the exporter as a service.
 func TestWine(t *testing.T) {
 	env := wineEnv(t)
 	t.Run("exporter", func(t *testing.T) { wineExporter(t, env) })
