@@ -98,7 +98,12 @@ func serviceQuery(t *testing.T, env []string, name string) (state, exitCode stri
 // serviceLog returns the exporter's service log from the prefix, wherever
 // Wine's %ProgramData% points (C:\users\Public in Wine 8).
 func serviceLog(env []string) (string, error) {
-	prefix := strings.TrimPrefix(env[0], "WINEPREFIX=")
+	var prefix string
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "WINEPREFIX="); ok {
+			prefix = v
+		}
+	}
 	matches, err := filepath.Glob(filepath.Join(prefix, "drive_c", "*", "*", "prexmon", "exporter.log"))
 	if err != nil {
 		return "", err
