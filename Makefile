@@ -11,7 +11,7 @@ LDFLAGS   := -s -w -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION)
 PROGRAMS  := $(patsubst %/main.go,%,$(wildcard exporter/main.go archiver/main.go))
 PROMTOOL  ?= promtool
 
-.PHONY: all build run test vet fmt-check unit windows stack-check bench dashboards clean
+.PHONY: all build run test vet fmt-check unit windows stack-check bench bench-wine dashboards clean
 
 all: build
 
@@ -52,6 +52,10 @@ stack-check:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./exporter/...
 	$(GO) run ./tools/exporterbench -exporter $(BIN)/exporter -n 200
+
+## bench-wine: the Windows process-table benchmarks and a /metrics CPU figure under Wine.
+bench-wine:
+	tools/wine/bench.sh /tmp/prexmon-wine 150
 
 ## dashboards: regenerate dashboards/*.json from their Go definitions.
 dashboards:

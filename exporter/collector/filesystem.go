@@ -19,7 +19,7 @@ func init() { registerCollector("filesystem", true, newFilesystemCollector) }
 
 // defaultFSTypeExclude skips pseudo and overlay filesystems whose sizes say
 // nothing about disk space.
-const defaultFSTypeExclude = `^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|erofs|sysfs|tracefs|ramfs|nfsd)$`
+const defaultFSTypeExclude = `^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|erofs|sysfs|tracefs|ramfs|nfsd|CDFS|UDF|udf)$`
 
 var (
 	fsLabels       = []string{"device", "mountpoint", "fstype"}
