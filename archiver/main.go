@@ -56,7 +56,7 @@ func runMain() int {
 				Default("1s").Duration()
 		maxOpenFiles = app.Flag("storage.max-open-files", "Day files kept open for appending; idle ones are closed first. 0 = a third of the open-file limit (at most 8192), leaving the rest for agent connections.").
 				Default("0").Int()
-		autoReload = app.Flag("config.auto-reload-interval", "How often to check the config file for changes and reload it; 0 reloads only on SIGHUP or POST /-/reload.").
+		autoReload = app.Flag("config.auto-reload-interval", "How often to check the config file for changes; a change is loaded once it has held for one check. 0 reloads only on SIGHUP or POST /-/reload.").
 				Default("30s").Duration()
 		toolkitFlags = kingpinflag.AddFlags(app, ":5000")
 	)

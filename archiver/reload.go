@@ -115,23 +115,33 @@ func (r *reloader) reload() error {
 func (r *reloader) current() *config.Config { return r.cfg.Load() }
 
 // watch reloads whenever the config file's content changes, checked every
-// interval, so an edit applies without a signal; a broken edit is rejected
-// once (not at every check) and the running config stays.
+// interval, so an edit applies without a signal. A change must hold for one
+// more check before it is loaded, so a file caught halfway through being
+// rewritten in place (empty, or cut short yet valid YAML) is never applied;
+// a broken edit is rejected once, not at every check.
 func (r *reloader) watch(interval time.Duration, done <-chan struct{}) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var pending [sha256.Size]byte
 	for {
 		select {
 		case <-done:
 			return
 		case <-t.C:
 		}
+		sum := fileSum(r.file)
 		r.mu.Lock()
-		changed := fileSum(r.file) != r.lastSum
+		changed := sum != r.lastSum
 		r.mu.Unlock()
-		if changed {
+		switch {
+		case !changed:
+			pending = [sha256.Size]byte{}
+		case sum != pending:
+			pending = sum
+		default:
 			r.logger.Info("configuration file changed, reloading", "file", r.file)
 			_ = r.reload()
+			pending = [sha256.Size]byte{}
 		}
 	}
 }

@@ -76,9 +76,17 @@ func TestReloadKeepsOldConfigOnError(t *testing.T) {
 func TestWatchReloadsOnEdit(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "archiver.yml")
-	if err := os.WriteFile(file, []byte("scrape_interval: 5s\n"), 0o600); err != nil {
-		t.Fatal(err)
+	write := func(content string) {
+		t.Helper()
+		tmp := file + ".tmp"
+		if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, file); err != nil {
+			t.Fatal(err)
+		}
 	}
+	write("scrape_interval: 5s\n")
 	logger := slog.New(slog.DiscardHandler)
 	reg := prometheus.NewRegistry()
 	mgr := scrape.NewManager(scrape.Options{Logger: logger})
@@ -105,16 +113,10 @@ func TestWatchReloadsOnEdit(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	if err := os.WriteFile(file, []byte("scrape_interval: 7s\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	write("scrape_interval: 7s\n")
 	waitInterval(7*time.Second, 1)
-	if err := os.WriteFile(file, []byte("scrape_interval: 9s\nbogus: 1\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	write("scrape_interval: 9s\nbogus: 1\n")
 	waitInterval(7*time.Second, 0)
-	if err := os.WriteFile(file, []byte("scrape_interval: 9s\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	write("scrape_interval: 9s\n")
 	waitInterval(9*time.Second, 1)
 }
