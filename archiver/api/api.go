@@ -41,6 +41,10 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// MaxBodyBytes bounds a pushed snapshot after decompression (default 16 MiB).
 	MaxBodyBytes int64
+	// MaxQueries bounds the snapshot and file queries served at once
+	// (default 32); more wait their turn. Each holds files and about a
+	// megabyte of buffers, and descriptors are shared with the scrapes.
+	MaxQueries int
 	Logger       *slog.Logger
 	// Registerer receives the API metrics (default: a private registry).
 	Registerer prometheus.Registerer
@@ -57,6 +61,7 @@ type api struct {
 	queries  *prometheus.CounterVec
 	trusted  []netip.Prefix
 	maxBody  int64
+	slots    chan struct{}
 	bodyPool bufferPool
 }
 
@@ -72,10 +77,14 @@ func New(o Options) http.Handler {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if o.MaxQueries <= 0 {
+		o.MaxQueries = 32
+	}
 	a := &api{
 		o:       o,
 		log:     o.Logger,
 		maxBody: o.MaxBodyBytes,
+		slots:   make(chan struct{}, o.MaxQueries),
 		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "archiver", Name: "push_requests_total",
 			Help: "Push requests by result (stored, unauthorized, forbidden, bad_request, too_large, error).",
@@ -98,9 +107,9 @@ func New(o Options) http.Handler {
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("GET /api/v1/snapshots/{ip}/{date}", a.query("snapshots", a.day))
-	mux.Handle("GET /api/v1/snapshots/{ip}/latest", a.query("latest", a.latest))
-	mux.Handle("GET /api/v1/files", a.query("files", a.files))
+	mux.Handle("GET /api/v1/snapshots/{ip}/{date}", a.query("snapshots", a.limited(a.day)))
+	mux.Handle("GET /api/v1/snapshots/{ip}/latest", a.query("latest", a.limited(a.latest)))
+	mux.Handle("GET /api/v1/files", a.query("files", a.limited(a.files)))
 	mux.Handle("GET /api/v1/agents", a.query("agents", a.agents))
 	mux.HandleFunc("POST /api/v1/snapshots", a.push)
 	mux.HandleFunc("POST /upload", a.push)
@@ -230,6 +239,20 @@ func (a *api) query(endpoint string, h http.HandlerFunc) http.Handler {
 		}
 		h(rec, r)
 	})
+}
+
+// limited makes a storage query wait for one of MaxQueries slots; a client
+// that gives up while waiting is answered 503 without touching storage.
+func (a *api) limited(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case a.slots <- struct{}{}:
+			defer func() { <-a.slots }()
+			h(w, r)
+		case <-r.Context().Done():
+			writeError(w, http.StatusServiceUnavailable, errUnavailable, "too many queries at once; retry")
+		}
+	}
 }
 
 // bearerOK reports whether the request carries one of tokens. Digests are

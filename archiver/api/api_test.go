@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -428,5 +429,30 @@ func TestDayStreamLarge(t *testing.T) {
 		if d.Snapshot.Seq != i {
 			t.Fatalf("snapshot %d has seq %d: not oldest first", i, d.Snapshot.Seq)
 		}
+	}
+}
+
+// TestQueriesWaitForASlot checks that with every slot taken a query waits
+// instead of running, gives up with 503 when its client does, and runs
+// once a slot is free.
+func TestQueriesWaitForASlot(t *testing.T) {
+	a := &api{slots: make(chan struct{}, 1)}
+	a.slots <- struct{}{}
+	ran := false
+	h := a.limited(func(http.ResponseWriter, *http.Request) { ran = true })
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	rec := httptest.NewRecorder()
+	h(rec, httptest.NewRequest("GET", "/api/v1/files", nil).WithContext(ctx))
+	if ran || rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("ran %v, code %d: want to wait and give up with 503", ran, rec.Code)
+	}
+	<-a.slots
+	h(httptest.NewRecorder(), httptest.NewRequest("GET", "/api/v1/files", nil))
+	if !ran {
+		t.Fatal("query did not run with a free slot")
+	}
+	if len(a.slots) != 0 {
+		t.Fatal("slot not given back")
 	}
 }
