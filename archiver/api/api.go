@@ -45,7 +45,7 @@ type Options struct {
 	// (default 32); more wait their turn. Each holds files and about a
 	// megabyte of buffers, and descriptors are shared with the scrapes.
 	MaxQueries int
-	Logger       *slog.Logger
+	Logger     *slog.Logger
 	// Registerer receives the API metrics (default: a private registry).
 	Registerer prometheus.Registerer
 }
