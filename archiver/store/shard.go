@@ -18,8 +18,9 @@ const kickBytes = 32 << 20
 
 // shard owns a subset of the day files (chosen by IP) and writes them from a
 // single goroutine: no per-file locks, one write syscall per line, and lines
-// of one file can never interleave. A companion goroutine fsyncs the files
-// written since its last round, so appends never wait for the disk.
+// of one file can never interleave. A companion goroutine makes what was
+// written since its last round durable (one syncfs, or an fsync per file),
+// so appends never wait for the disk unless they ask to.
 type shard struct {
 	s       *Store
 	reqs    chan *request
