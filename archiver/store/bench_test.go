@@ -91,7 +91,7 @@ func writeDayFile(b *testing.B, dir string, ip netip.Addr, size int64) int {
 	var written int64
 	n := 0
 	for ; written < size; n++ {
-		r := Record{IP: ip, Target: ip.String() + ":9110", ScrapedAt: day.Add(time.Duration(n) * time.Second), Snapshot: raw}
+		r := Record{IP: ip, Target: ip.String() + ":9110", ScrapedAt: day.Add(time.Duration(n) * 5 * time.Second), Snapshot: raw}
 		line, err := appendLine(nil, &r)
 		if err != nil {
 			b.Fatal(err)
@@ -143,16 +143,31 @@ func BenchmarkReadDay(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.SetBytes(fi.Size())
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		lines := 0
-		err := s.ReadDay(context.Background(), ip, day, Query{}, func([]byte) error { lines++; return nil })
-		if err != nil || lines != n {
-			b.Fatalf("read %d of %d lines: %v", lines, n, err)
+	b.Run("whole", func(b *testing.B) {
+		b.SetBytes(fi.Size())
+		b.ReportAllocs()
+		for b.Loop() {
+			lines := 0
+			err := s.ReadDay(context.Background(), ip, day, Query{}, func([]byte) error { lines++; return nil })
+			if err != nil || lines != n {
+				b.Fatalf("read %d of %d lines: %v", lines, n, err)
+			}
 		}
-	}
+	})
+	// A one-minute window deep into the file: bisection finds its start
+	// and the read stops soon after its end.
+	b.Run("one-minute", func(b *testing.B) {
+		// Lines are 5 s apart, as one agent's at the target interval.
+		q := Query{From: day.Add(time.Duration(n-200) * 5 * time.Second), To: day.Add(time.Duration(n-188) * 5 * time.Second)}
+		b.ReportAllocs()
+		for b.Loop() {
+			lines := 0
+			err := s.ReadDay(context.Background(), ip, day, q, func([]byte) error { lines++; return nil })
+			if err != nil || lines != 13 {
+				b.Fatalf("read %d lines, want 13: %v", lines, err)
+			}
+		}
+	})
 }
 
 // BenchmarkAppendSync measures acknowledged (fsynced) appends, as pushes do

@@ -61,7 +61,11 @@ var errStop = errors.New("stop")
 // ErrNotFound means there is no file for that day. Lines that cannot be a
 // stored record (see servable) are skipped.
 func (s *Store) ReadDay(ctx context.Context, ip netip.Addr, day time.Time, q Query, emit func(line []byte) error) error {
-	r, closeFn, err := s.openDay(ip, day)
+	var seekTo time.Time
+	if !q.From.IsZero() {
+		seekTo = q.From.Add(-orderSlack)
+	}
+	r, closeFn, err := s.openDay(ip, day, seekTo)
 	if err != nil {
 		return err
 	}
@@ -74,6 +78,9 @@ func (s *Store) ReadDay(ctx context.Context, ip netip.Addr, day time.Time, q Que
 		}
 		if filter {
 			t, ok := lineTime(line)
+			if ok && !q.To.IsZero() && t.After(q.To.Add(orderSlack)) {
+				return errStop // every later line is later than to
+			}
 			if !ok || (!q.From.IsZero() && t.Before(q.From)) || (!q.To.IsZero() && t.After(q.To)) {
 				return nil
 			}
@@ -135,7 +142,7 @@ func (s *Store) openParts(dir, date string) (*dayParts, error) {
 
 // openDay returns a reader over all of ip's lines for day, oldest first,
 // ending at the plain file's size when opened.
-func (s *Store) openDay(ip netip.Addr, day time.Time) (io.Reader, func(), error) {
+func (s *Store) openDay(ip netip.Addr, day time.Time, seekTo time.Time) (io.Reader, func(), error) {
 	p, err := s.openParts(dirName(ip.Unmap().WithZone("")), day.UTC().Format(time.DateOnly))
 	if err != nil {
 		return nil, nil, err
@@ -176,9 +183,80 @@ func (s *Store) openDay(ip netip.Addr, day time.Time) (io.Reader, func(), error)
 			}
 			size = end + 1
 		}
-		readers = append(readers, io.NewSectionReader(f, 0, size))
+		start := int64(0)
+		if f == p.plain && p.gz == nil && p.compressing == nil && !seekTo.IsZero() && size >= bisectMin {
+			if start, err = seekTime(f, size, seekTo); err != nil {
+				closeAll()
+				return nil, nil, fmt.Errorf("seek in %s: %w", f.Name(), err)
+			}
+		}
+		readers = append(readers, io.NewSectionReader(f, start, size-start))
 	}
 	return io.MultiReader(readers...), closeAll, nil
+}
+
+// orderSlack bounds how far out of scraped_at order lines of a day file can
+// be: a line is written when its scrape ends, so disorder is at most the
+// longest scrape plus queueing. Time-bounded reads start and stop this far
+// beyond their bounds and filter exactly in between.
+const orderSlack = 15 * time.Minute
+
+// bisectMin is the file size from which a read with a from bound looks
+// for its start by bisection instead of scanning from the top.
+var bisectMin int64 = 8 << 20
+
+// seekTime returns the offset of a line start at or before the first line
+// whose scraped_at is not before t, by bisection over line starts: a few
+// small reads instead of scanning a day of gigabytes for an evening hour.
+func seekTime(f *os.File, size int64, t time.Time) (int64, error) {
+	lo, hi := int64(0), size // lo is a line start before t; the answer is in [lo, hi)
+	buf := make([]byte, 64<<10)
+	for hi-lo > int64(len(buf)) {
+		mid := lo + (hi-lo)/2
+		start, at, ok, err := lineAfter(f, buf, mid, hi)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			hi = mid // no whole line starts in [mid, hi)
+			continue
+		}
+		if at.Before(t) {
+			lo = start
+		} else {
+			hi = mid
+		}
+	}
+	return lo, nil
+}
+
+// lineAfter finds the first line starting after offset off (and before
+// limit) and the scraped_at of that line, reading forward in buf-sized
+// steps. ok is false when no such line or time is found.
+func lineAfter(f *os.File, buf []byte, off, limit int64) (start int64, at time.Time, ok bool, err error) {
+	start = -1
+	for pos := off; pos < limit && start < 0; {
+		n, err := f.ReadAt(buf[:min(int64(len(buf)), limit-pos)], pos)
+		if err != nil && err != io.EOF {
+			return 0, time.Time{}, false, err
+		}
+		if i := bytes.IndexByte(buf[:n], '\n'); i >= 0 {
+			start = pos + int64(i) + 1
+		}
+		pos += int64(n)
+		if n == 0 {
+			break
+		}
+	}
+	if start < 0 || start >= limit {
+		return 0, time.Time{}, false, nil
+	}
+	n, err := f.ReadAt(buf, start)
+	if err != nil && err != io.EOF {
+		return 0, time.Time{}, false, err
+	}
+	at, ok = lineTime(buf[:n])
+	return start, at, ok, nil
 }
 
 // scanLines calls fn for every newline-terminated line of r. A trailing

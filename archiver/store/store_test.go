@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -900,4 +901,57 @@ func TestWritableConcurrently(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestReadDayBisect compares time-bounded reads that seek by bisection and
+// stop early against a plain filter over every line, on a day whose lines
+// are out of order by up to a few minutes and some longer than a read step.
+func TestReadDayBisect(t *testing.T) {
+	defer func(old int64) { bisectMin = old }(bisectMin)
+	bisectMin = 0
+	dir := t.TempDir()
+	ip := netip.MustParseAddr("10.0.0.5")
+	rng := rand.New(rand.NewPCG(3, 4))
+	var content bytes.Buffer
+	var times []time.Time
+	start := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+	for i := range 1500 {
+		at := start.Add(time.Duration(i)*time.Minute - time.Duration(rng.IntN(300))*time.Second)
+		pad := strings.Repeat("q", 4<<10+rng.IntN(16<<10)) // a few lines per read step, so slack errors show
+		if i%97 == 0 {
+			pad = strings.Repeat("Q", 100<<10)
+		}
+		r := Record{IP: ip, Labels: map[string]string{"scraped_at": "decoy"}, ScrapedAt: at, Snapshot: fmt.Appendf(nil, `{"schema_version":1,"seq":%d,"pad":"%s"}`, i, pad)}
+		line, err := appendLine(nil, &r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		content.Write(line)
+		times = append(times, at)
+	}
+	p := filepath.Join(dir, "10.0.0.5", "2026-11-27.jsonl")
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	if err := os.WriteFile(p, content.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := openTest(t, dir, Options{})
+	for range 60 {
+		from := start.Add(time.Duration(rng.IntN(26*60)-60) * time.Minute)
+		to := from.Add(time.Duration(rng.IntN(180)) * time.Minute)
+		var want []int
+		for i, at := range times {
+			if !at.Before(from) && !at.After(to) {
+				want = append(want, i)
+			}
+		}
+		got := readAll(t, s, ip, start, Query{From: from, To: to})
+		if len(got) != len(want) {
+			t.Fatalf("[%v, %v]: %d lines, want %d", from, to, len(got), len(want))
+		}
+		for k, line := range got {
+			if !bytes.Contains(line, fmt.Appendf(nil, `"seq":%d,`, want[k])) {
+				t.Fatalf("[%v, %v]: line %d is %.120s, want seq %d", from, to, k, line, want[k])
+			}
+		}
+	}
 }
