@@ -11,7 +11,9 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/shirou/gopsutil/v4/common"
@@ -84,6 +86,16 @@ func (c Config) hostContext(ctx context.Context) context.Context {
 		common.HostDevEnvKey:  joinRoot(c.RootPath, "/dev"),
 		common.HostRootEnvKey: c.RootPath,
 	})
+}
+
+// labelValue makes a value read from the host safe as a label value:
+// client_golang rejects invalid UTF-8, and the kernel cuts process names at
+// 15 bytes, which can split a multi-byte character.
+func labelValue(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 type factory func(Config) (Collector, error)

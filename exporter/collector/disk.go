@@ -85,12 +85,12 @@ func (r *diskResult) Fill(s *snapshot.Snapshot) { s.Disks = r.disks }
 
 func (r *diskResult) Emit(ch chan<- prometheus.Metric) {
 	for _, d := range r.disks {
-		ch <- prometheus.MustNewConstMetric(diskReadBytesDesc, prometheus.CounterValue, float64(d.ReadBytes), d.Device)
-		ch <- prometheus.MustNewConstMetric(diskWriteBytesDesc, prometheus.CounterValue, float64(d.WrittenBytes), d.Device)
-		ch <- prometheus.MustNewConstMetric(diskReadsDesc, prometheus.CounterValue, float64(d.ReadsCompleted), d.Device)
-		ch <- prometheus.MustNewConstMetric(diskWritesDesc, prometheus.CounterValue, float64(d.WritesCompleted), d.Device)
+		ch <- prometheus.MustNewConstMetric(diskReadBytesDesc, prometheus.CounterValue, float64(d.ReadBytes), labelValue(d.Device))
+		ch <- prometheus.MustNewConstMetric(diskWriteBytesDesc, prometheus.CounterValue, float64(d.WrittenBytes), labelValue(d.Device))
+		ch <- prometheus.MustNewConstMetric(diskReadsDesc, prometheus.CounterValue, float64(d.ReadsCompleted), labelValue(d.Device))
+		ch <- prometheus.MustNewConstMetric(diskWritesDesc, prometheus.CounterValue, float64(d.WritesCompleted), labelValue(d.Device))
 		if _, ok := r.ioTimes[d.Device]; ok || r.ioTimes == nil {
-			ch <- prometheus.MustNewConstMetric(diskIOTimeDesc, prometheus.CounterValue, d.IOTimeSeconds, d.Device)
+			ch <- prometheus.MustNewConstMetric(diskIOTimeDesc, prometheus.CounterValue, d.IOTimeSeconds, labelValue(d.Device))
 		}
 	}
 }

@@ -155,7 +155,7 @@ func (r *filesystemResult) Fill(s *snapshot.Snapshot) {
 
 func (r *filesystemResult) Emit(ch chan<- prometheus.Metric) {
 	for _, e := range r.fss {
-		labels := []string{e.Device, e.Mountpoint, e.FSType}
+		labels := []string{labelValue(e.Device), labelValue(e.Mountpoint), labelValue(e.FSType)}
 		if e.failed {
 			ch <- prometheus.MustNewConstMetric(fsErrorDesc, prometheus.GaugeValue, 1, labels...)
 			continue

@@ -102,7 +102,7 @@ host_cpu_logical_cores 2
 host_load15 0.75
 `},
 		{"processes", []string{"host_processes", "host_process_threads", "host_process_group_processes", "host_process_group_cpu_seconds_total"}, `
-# HELP host_process_group_cpu_seconds_total CPU seconds of the live processes of a name group; it drops when processes exit, which rate() treats as a reset.
+# HELP host_process_group_cpu_seconds_total CPU seconds used by the processes of a name group since the exporter started watching them (processes new at start count in full); it never drops when processes exit.
 # TYPE host_process_group_cpu_seconds_total counter
 host_process_group_cpu_seconds_total{group="my (odd) app"} 3
 host_process_group_cpu_seconds_total{group="systemd"} 22

@@ -122,5 +122,5 @@ func (r *hostResult) Emit(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(bootTimeDesc, prometheus.GaugeValue, float64(h.BootTime.Unix()))
 	ch <- prometheus.MustNewConstMetric(timeDesc, prometheus.GaugeValue, float64(r.now.UnixNano())/1e9)
 	ch <- prometheus.MustNewConstMetric(osInfoDesc, prometheus.GaugeValue, 1,
-		h.OS, h.Platform, h.PlatformVersion, h.KernelVersion, h.Arch, h.Hostname)
+		labelValue(h.OS), labelValue(h.Platform), labelValue(h.PlatformVersion), labelValue(h.KernelVersion), labelValue(h.Arch), labelValue(h.Hostname))
 }

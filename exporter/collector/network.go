@@ -70,7 +70,7 @@ func (r *networkResult) Emit(ch chan<- prometheus.Metric) {
 			{netRxErrorsDesc, n.RxErrors}, {netTxErrorsDesc, n.TxErrors},
 			{netRxDropsDesc, n.RxDrops}, {netTxDropsDesc, n.TxDrops},
 		} {
-			ch <- prometheus.MustNewConstMetric(m.d, prometheus.CounterValue, float64(m.v), n.Device)
+			ch <- prometheus.MustNewConstMetric(m.d, prometheus.CounterValue, float64(m.v), labelValue(n.Device))
 		}
 	}
 }

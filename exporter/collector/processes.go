@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,7 +23,7 @@ const otherGroup = "other"
 var (
 	processesDesc    = prometheus.NewDesc("host_processes", "Processes by state.", []string{"state"}, nil)
 	threadsDesc      = prometheus.NewDesc("host_process_threads", "Threads of all processes.", nil, nil)
-	groupCPUDesc     = prometheus.NewDesc("host_process_group_cpu_seconds_total", "CPU seconds of the live processes of a name group; it drops when processes exit, which rate() treats as a reset.", []string{"group"}, nil)
+	groupCPUDesc     = prometheus.NewDesc("host_process_group_cpu_seconds_total", "CPU seconds used by the processes of a name group since the exporter started watching them (processes new at start count in full); it never drops when processes exit.", []string{"group"}, nil)
 	groupRSSDesc     = prometheus.NewDesc("host_process_group_resident_memory_bytes", "Resident memory of the processes of a name group.", []string{"group"}, nil)
 	groupProcessDesc = prometheus.NewDesc("host_process_group_processes", "Processes in a name group.", []string{"group"}, nil)
 )
@@ -43,6 +44,7 @@ type processesCollector struct {
 	lastAt   time.Time
 	lastCPU  map[procKey]float64
 	redacted map[procKey][2]string // raw → redacted command line
+	groups   *groupTracker
 }
 
 // procKey tells a process apart from a later one that reuses its PID.
@@ -56,14 +58,11 @@ func newProcessesCollector(cfg Config) (Collector, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &processesCollector{cfg: cfg, reader: r, lastCPU: map[procKey]float64{}, redacted: map[procKey][2]string{}}, nil
-}
-
-type processGroup struct {
-	name       string
-	cpuSeconds float64
-	rss        uint64
-	count      int
+	return &processesCollector{
+		cfg: cfg, reader: r,
+		lastCPU: map[procKey]float64{}, redacted: map[procKey][2]string{},
+		groups: newGroupTracker(cfg.ProcessMaxGroups),
+	}, nil
 }
 
 type processesResult struct {
@@ -82,79 +81,148 @@ func (c *processesCollector) Update(ctx context.Context) (Result, error) {
 	wall := now.Sub(c.lastAt).Seconds()
 	nextCPU := make(map[procKey]float64, len(procs))
 	nextRedacted := make(map[procKey][2]string, len(procs))
+	deltas := make([]float64, len(procs))
 	r := &processesResult{procs: procs, states: map[string]int{}}
 	for i := range procs {
 		p := &procs[i]
 		k := procKey{p.PID, p.StartedAt.UnixMilli()}
 		nextCPU[k] = p.CPUSeconds
-		if prev, ok := c.lastCPU[k]; ok && wall > 0 && p.CPUSeconds >= prev {
-			p.CPUPercent = (p.CPUSeconds - prev) / wall * 100
-		}
+		prev, seen := c.lastCPU[k]
 		switch {
-		case !c.cfg.ProcessCmdline:
-			p.Cmdline = ""
-		case c.cfg.ProcessRedact && p.Cmdline != "":
-			// Redaction runs regular expressions; a process's command line
-			// rarely changes, so reuse the previous answer when it has not.
-			cached, ok := c.redacted[k]
-			if !ok || cached[0] != p.Cmdline {
-				cached = [2]string{p.Cmdline, redact.Cmdline(p.Cmdline)}
+		case !seen:
+			// New since the last collection: all its CPU time is new too.
+			deltas[i] = p.CPUSeconds
+		case p.CPUSeconds >= prev:
+			deltas[i] = p.CPUSeconds - prev
+			if wall > 0 {
+				p.CPUPercent = deltas[i] / wall * 100
 			}
-			nextRedacted[k] = cached
-			p.Cmdline = cached[1]
 		}
+		p.Cmdline = c.displayCmdline(k, p.Cmdline, nextRedacted)
 		r.states[p.State]++
 		r.threads += int64(p.Threads)
 	}
 	c.lastAt, c.lastCPU, c.redacted = now, nextCPU, nextRedacted
-	r.groups = groupProcesses(procs, c.cfg.ProcessMaxGroups)
+	r.groups = c.groups.update(procs, deltas, now)
 	return r, nil
 }
 
-// groupProcesses sums processes by name and keeps the maxGroups names with
-// the most CPU time (then memory), folding the rest into "other" so a host
-// running thousands of distinct binaries cannot explode cardinality.
-func groupProcesses(procs []snapshot.Process, maxGroups int) []processGroup {
-	byName := map[string]*processGroup{}
-	for _, p := range procs {
-		g := byName[p.Name]
+// displayCmdline turns the reader's command line (NUL-separated argv on
+// Linux) into what the snapshot shows, redacted unless told otherwise.
+func (c *processesCollector) displayCmdline(k procKey, raw string, next map[procKey][2]string) string {
+	switch {
+	case !c.cfg.ProcessCmdline || raw == "":
+		return ""
+	case !c.cfg.ProcessRedact:
+		return strings.ReplaceAll(raw, "\x00", " ")
+	}
+	// Redaction is the costly part; a command line rarely changes, so the
+	// previous answer is reused while the raw line is the same.
+	cached, ok := c.redacted[k]
+	if !ok || cached[0] != raw {
+		cached = [2]string{raw, redact.Cmdline(strings.ReplaceAll(raw, "\x00", " "))}
+	}
+	next[k] = cached
+	return cached[1]
+}
+
+// groupIdleTTL frees the slot of a group none of whose processes has been
+// seen for this long, so a host's slots follow what it runs now.
+const groupIdleTTL = time.Hour
+
+type processGroup struct {
+	name       string
+	cpuSeconds float64
+	rss        uint64
+	count      int
+}
+
+type groupState struct {
+	cpuSeconds float64
+	lastSeen   time.Time
+}
+
+// groupTracker keeps host_process_group_cpu_seconds_total a true counter:
+// each group adds the CPU its processes used since the previous collection,
+// so processes exiting never make it drop, and group membership is sticky
+// (a name keeps its slot while it runs) so series do not flip between a
+// name and "other". At most max-1 names get a slot; the rest, and any
+// process literally named "other", are summed in "other".
+type groupTracker struct {
+	max    int
+	named  map[string]*groupState
+	others groupState
+}
+
+func newGroupTracker(maxGroups int) *groupTracker {
+	return &groupTracker{max: max(maxGroups, 1), named: map[string]*groupState{}}
+}
+
+// groupName is the name a process is counted under.
+func groupName(p *snapshot.Process) string {
+	if kernelThread(p) {
+		return "kernel"
+	}
+	return strings.TrimSuffix(p.Name, " (deleted)")
+}
+
+func (t *groupTracker) update(procs []snapshot.Process, deltas []float64, now time.Time) []processGroup {
+	current := map[string]*processGroup{}
+	cpuNow := map[string]float64{}
+	for i := range procs {
+		name := groupName(&procs[i])
+		g := current[name]
 		if g == nil {
-			g = &processGroup{name: p.Name}
-			byName[p.Name] = g
+			g = &processGroup{name: name}
+			current[name] = g
 		}
-		g.cpuSeconds += p.CPUSeconds
-		g.rss += p.RSSBytes
+		g.rss += procs[i].RSSBytes
 		g.count++
+		cpuNow[name] += deltas[i]
 	}
-	// A process literally named "other" belongs to the overflow group, so
-	// it never produces a duplicate series.
-	other := processGroup{name: otherGroup}
-	if g, ok := byName[otherGroup]; ok {
-		other = *g
-		delete(byName, otherGroup)
+	// Give free slots to the busiest new names first.
+	names := make([]string, 0, len(current))
+	for n := range current {
+		names = append(names, n)
 	}
-	groups := make([]processGroup, 0, len(byName)+1)
-	for _, g := range byName {
-		groups = append(groups, *g)
-	}
-	slices.SortFunc(groups, func(a, b processGroup) int {
-		return cmp.Or(cmp.Compare(b.cpuSeconds, a.cpuSeconds), cmp.Compare(b.rss, a.rss), cmp.Compare(a.name, b.name))
+	slices.SortFunc(names, func(a, b string) int {
+		return cmp.Or(cmp.Compare(cpuNow[b], cpuNow[a]), cmp.Compare(current[b].rss, current[a].rss), cmp.Compare(a, b))
 	})
-	if maxGroups < 1 {
-		maxGroups = 1
-	}
-	if other.count == 0 && len(groups) <= maxGroups {
-		return groups
-	}
-	if len(groups) > maxGroups-1 {
-		for _, g := range groups[maxGroups-1:] {
-			other.cpuSeconds += g.cpuSeconds
-			other.rss += g.rss
-			other.count += g.count
+	other := processGroup{name: otherGroup}
+	for _, n := range names {
+		st, ok := t.named[n]
+		if !ok && n != otherGroup && len(t.named) < t.max-1 {
+			st = &groupState{}
+			t.named[n] = st
+			ok = true
 		}
-		groups = groups[:maxGroups-1]
+		if !ok {
+			t.others.cpuSeconds += cpuNow[n]
+			other.rss += current[n].rss
+			other.count += current[n].count
+			continue
+		}
+		st.cpuSeconds += cpuNow[n]
+		st.lastSeen = now
 	}
-	return append(groups, other)
+	out := make([]processGroup, 0, len(t.named)+1)
+	for n, st := range t.named {
+		if now.Sub(st.lastSeen) > groupIdleTTL {
+			delete(t.named, n)
+			continue
+		}
+		g := processGroup{name: n, cpuSeconds: st.cpuSeconds}
+		if cur := current[n]; cur != nil {
+			g.rss, g.count = cur.rss, cur.count
+		}
+		out = append(out, g)
+	}
+	slices.SortFunc(out, func(a, b processGroup) int { return cmp.Compare(a.name, b.name) })
+	if len(t.named) >= t.max-1 || t.others.cpuSeconds > 0 || other.count > 0 {
+		other.cpuSeconds = t.others.cpuSeconds
+		out = append(out, other)
+	}
+	return out
 }
 
 func (r *processesResult) Fill(s *snapshot.Snapshot) { s.Processes = r.procs }
@@ -165,8 +233,8 @@ func (r *processesResult) Emit(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(threadsDesc, prometheus.GaugeValue, float64(r.threads))
 	for _, g := range r.groups {
-		ch <- prometheus.MustNewConstMetric(groupCPUDesc, prometheus.CounterValue, g.cpuSeconds, g.name)
-		ch <- prometheus.MustNewConstMetric(groupRSSDesc, prometheus.GaugeValue, float64(g.rss), g.name)
-		ch <- prometheus.MustNewConstMetric(groupProcessDesc, prometheus.GaugeValue, float64(g.count), g.name)
+		ch <- prometheus.MustNewConstMetric(groupCPUDesc, prometheus.CounterValue, g.cpuSeconds, labelValue(g.name))
+		ch <- prometheus.MustNewConstMetric(groupRSSDesc, prometheus.GaugeValue, float64(g.rss), labelValue(g.name))
+		ch <- prometheus.MustNewConstMetric(groupProcessDesc, prometheus.GaugeValue, float64(g.count), labelValue(g.name))
 	}
 }

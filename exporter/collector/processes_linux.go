@@ -87,6 +87,10 @@ func (r *procReader) Processes(ctx context.Context) ([]snapshot.Process, error) 
 
 var errVanished = errors.New("process vanished")
 
+func denied(err error) bool {
+	return errors.Is(err, fs.ErrPermission)
+}
+
 func (r *procReader) read(pid int32, name string, boot time.Time, nextExe map[procKey]string) (snapshot.Process, error) {
 	dir := r.proc + "/" + name
 	p := snapshot.Process{PID: pid}
@@ -107,11 +111,15 @@ func (r *procReader) read(pid int32, name string, boot time.Time, nextExe map[pr
 	p.Threads = st.threads
 	p.StartedAt = boot.Add(time.Duration(st.starttime) * time.Second / userHZ).UTC()
 
+	// status and cmdline of other users' processes are unreadable under
+	// hidepid or ProtectProc: leave those fields empty rather than fail.
 	status, err := r.readFile(dir + "/status")
-	if err != nil {
+	switch {
+	case err == nil:
+		p.User = r.users.name(statusUID(status))
+	case !denied(err):
 		return p, err
 	}
-	p.User = r.users.name(statusUID(status))
 
 	k := procKey{pid, p.StartedAt.UnixMilli()}
 	exe, ok := r.exe[k]
@@ -123,10 +131,12 @@ func (r *procReader) read(pid int32, name string, boot time.Time, nextExe map[pr
 
 	if r.cmdline {
 		raw, err := r.readFile(dir + "/cmdline")
-		if err != nil {
+		switch {
+		case err == nil:
+			p.Cmdline = cmdlineString(raw)
+		case !denied(err):
 			return p, err
 		}
-		p.Cmdline = cmdlineString(raw)
 	}
 	// comm is cut at 15 bytes; recover the full name from the executable.
 	if len(p.Name) == 15 && exe != "" {
@@ -253,21 +263,16 @@ func statusUID(status []byte) string {
 	return string(fields[1])
 }
 
-// cmdlineString joins the NUL-separated arguments with spaces.
+// cmdlineString keeps the NUL separators of argv, so that redaction sees
+// argument boundaries ("--password" "two words"); the collector turns them
+// into spaces for display.
 func cmdlineString(raw []byte) string {
-	raw = bytes.TrimRight(raw, "\x00")
-	if len(raw) == 0 {
-		return ""
-	}
-	out := make([]byte, len(raw))
-	for i, c := range raw {
-		if c == 0 {
-			c = ' '
-		}
-		out[i] = c
-	}
-	return string(out)
+	return string(bytes.TrimRight(raw, "\x00"))
 }
+
+// kernelThread reports whether p is a kernel thread (a child of kthreadd),
+// whose many per-CPU names (kworker/u8:4-events) would churn groups.
+func kernelThread(p *snapshot.Process) bool { return p.PID == 2 || p.PPID == 2 }
 
 // procState names the one-letter states of proc(5).
 func procState(c byte) string {

@@ -4,6 +4,11 @@ import (
 	"context"
 	"os"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/prexmon/prexmon/exporter/snapshot"
 )
 
 func TestParseStat(t *testing.T) {
@@ -126,5 +131,43 @@ func BenchmarkProcessesCollector(b *testing.B) {
 		if _, err := c.Update(context.Background()); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestGroupNameLinux(t *testing.T) {
+	tests := []struct {
+		p    snapshot.Process
+		want string
+	}{
+		{snapshot.Process{PID: 2, Name: "kthreadd"}, "kernel"},
+		{snapshot.Process{PID: 77, PPID: 2, Name: "kworker/u8:4-events_unbound"}, "kernel"},
+		{snapshot.Process{PID: 900, PPID: 1, Name: "memfd:sealed (deleted)"}, "memfd:sealed"},
+		{snapshot.Process{PID: 901, PPID: 1, Name: "nginx"}, "nginx"},
+	}
+	for _, tt := range tests {
+		if got := groupName(&tt.p); got != tt.want {
+			t.Errorf("groupName(%+v) = %q, want %q", tt.p, got, tt.want)
+		}
+	}
+}
+
+func TestInvalidUTF8NamesKeepMetricsValid(t *testing.T) {
+	tr := newGroupTracker(5)
+	groups := tr.update([]snapshot.Process{{PID: 10, PPID: 1, Name: "\xff\xfey"}}, []float64{1}, time.Now())
+	r := &processesResult{states: map[string]int{"running": 1}, groups: groups}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(&Collection{Results: []Result{r}, Statuses: []Status{{Name: "processes"}}})
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	var found bool
+	for _, mf := range mfs {
+		if mf.GetName() == "host_process_group_processes" {
+			found = mf.GetMetric()[0].GetLabel()[0].GetValue() == "\uFFFDy"
+		}
+	}
+	if !found {
+		t.Fatal("group with an invalid UTF-8 name not exposed with a repaired label")
 	}
 }

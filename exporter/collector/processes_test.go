@@ -3,38 +3,81 @@ package collector
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/prexmon/prexmon/exporter/snapshot"
 )
 
-func TestGroupProcesses(t *testing.T) {
-	procs := []snapshot.Process{
-		{Name: "java", CPUSeconds: 100, RSSBytes: 1000},
-		{Name: "java", CPUSeconds: 50, RSSBytes: 500},
-		{Name: "nginx", CPUSeconds: 20, RSSBytes: 10},
-		{Name: "other", CPUSeconds: 30, RSSBytes: 1},
-		{Name: "sshd", CPUSeconds: 1, RSSBytes: 5},
-		{Name: "bash", CPUSeconds: 1, RSSBytes: 7},
-	}
-	tests := []struct {
-		max  int
-		want []processGroup
+func groupsString(gs []processGroup) string { return fmt.Sprint(gs) }
+
+func TestGroupTracker(t *testing.T) {
+	proc := func(name string, rss uint64) snapshot.Process { return snapshot.Process{Name: name, RSSBytes: rss} }
+	t0 := time.Unix(1_700_000_000, 0)
+	steps := []struct {
+		name   string
+		at     time.Time
+		procs  []snapshot.Process
+		deltas []float64
+		want   string
 	}{
-		{10, []processGroup{{"java", 150, 1500, 2}, {"nginx", 20, 10, 1}, {"bash", 1, 7, 1}, {"sshd", 1, 5, 1}, {"other", 30, 1, 1}}},
-		// Three slots: two named groups plus "other"; a process called
-		// "other" is folded into the overflow group, not duplicated.
-		{3, []processGroup{{"java", 150, 1500, 2}, {"nginx", 20, 10, 1}, {"other", 32, 13, 3}}},
-		{1, []processGroup{{"other", 202, 1523, 6}}},
+		{"first collection: busiest names get the two slots, the literal other is folded",
+			t0,
+			[]snapshot.Process{proc("java", 1000), proc("java", 500), proc("nginx", 10), proc("other", 1), proc("sshd", 5)},
+			[]float64{100, 50, 20, 30, 1},
+			"[{java 150 1500 2} {nginx 20 10 1} {other 31 6 2}]"},
+		{"one java exits: its counter keeps what it had and grows by the survivor's delta",
+			t0.Add(time.Minute),
+			[]snapshot.Process{proc("java", 1000), proc("nginx", 10), proc("sshd", 5)},
+			[]float64{2, 1, 1},
+			"[{java 152 1000 1} {nginx 21 10 1} {other 32 5 1}]"},
+		{"a new busy name cannot take a slot while both are held: it goes to other",
+			t0.Add(2 * time.Minute),
+			[]snapshot.Process{proc("java", 1000), proc("postgres", 99)},
+			[]float64{0, 500},
+			"[{java 152 1000 1} {nginx 21 0 0} {other 532 99 1}]"},
+		{"after an hour without nginx its slot is freed and postgres takes it",
+			t0.Add(2*time.Minute + groupIdleTTL + time.Second),
+			[]snapshot.Process{proc("java", 1000), proc("postgres", 99)},
+			[]float64{0, 5},
+			"[{java 152 1000 1} {other 537 99 1}]"},
+		{"the next collection hands the free slot to postgres",
+			t0.Add(3*time.Minute + groupIdleTTL),
+			[]snapshot.Process{proc("java", 1000), proc("postgres", 99)},
+			[]float64{0, 5},
+			"[{java 152 1000 1} {postgres 5 99 1} {other 537 0 0}]"},
 	}
-	for _, tt := range tests {
-		t.Run(fmt.Sprint(tt.max), func(t *testing.T) {
-			got := groupProcesses(procs, tt.max)
-			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
-				t.Fatalf("groupProcesses(max=%d) =\n%v\nwant\n%v", tt.max, got, tt.want)
+	tr := newGroupTracker(3)
+	for _, st := range steps {
+		got := groupsString(tr.update(st.procs, st.deltas, st.at))
+		if got != st.want {
+			t.Fatalf("%s:\n got %s\nwant %s", st.name, got, st.want)
+		}
+	}
+}
+
+func TestGroupTrackerCountersNeverDrop(t *testing.T) {
+	tr := newGroupTracker(4)
+	last := map[string]float64{}
+	names := []string{"a", "b", "c", "d", "e", "f"}
+	for i := range 50 {
+		var procs []snapshot.Process
+		var deltas []float64
+		for j, n := range names {
+			if (i+j)%3 == 0 { // processes come and go
+				continue
 			}
-			if len(got) > tt.max {
-				t.Fatalf("%d groups exceed the bound %d", len(got), tt.max)
+			procs = append(procs, snapshot.Process{Name: n})
+			deltas = append(deltas, float64(j))
+		}
+		groups := tr.update(procs, deltas, time.Unix(int64(i), 0))
+		if len(groups) > 4 {
+			t.Fatalf("collection %d: %d groups exceed the bound 4", i, len(groups))
+		}
+		for _, g := range groups {
+			if g.cpuSeconds < last[g.name] {
+				t.Fatalf("collection %d: group %s dropped from %v to %v", i, g.name, last[g.name], g.cpuSeconds)
 			}
-		})
+			last[g.name] = g.cpuSeconds
+		}
 	}
 }

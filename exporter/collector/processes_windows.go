@@ -237,3 +237,7 @@ func readRemote(h windows.Handle, addr uintptr, dst unsafe.Pointer, size uintptr
 	var n uintptr
 	return windows.ReadProcessMemory(h, addr, (*byte)(dst), size, &n) == nil && n == size
 }
+
+// kernelThread is false on Windows: its kernel work shows as the System
+// process, one stable name.
+func kernelThread(*snapshot.Process) bool { return false }

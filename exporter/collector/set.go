@@ -71,11 +71,10 @@ func (c *Collection) Snapshot(version string) *snapshot.Snapshot {
 // its series depend on the host (CPUs, disks, process groups).
 func (c *Collection) Describe(chan<- *prometheus.Desc) {}
 
-// Collect sends every collector's metrics and the per-collector status.
+// Collect sends the per-collector status first, so that a result whose
+// metrics cannot be built still leaves the success series intact, then
+// every collector's metrics.
 func (c *Collection) Collect(ch chan<- prometheus.Metric) {
-	for _, r := range c.Results {
-		r.Emit(ch)
-	}
 	for _, st := range c.Statuses {
 		ok := 1.0
 		if st.Err != nil {
@@ -83,6 +82,9 @@ func (c *Collection) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(scrapeDurationDesc, prometheus.GaugeValue, st.Duration.Seconds(), st.Name)
 		ch <- prometheus.MustNewConstMetric(scrapeSuccessDesc, prometheus.GaugeValue, ok, st.Name)
+	}
+	for _, r := range c.Results {
+		r.Emit(ch)
 	}
 }
 

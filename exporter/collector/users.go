@@ -57,6 +57,6 @@ func (r *usersResult) Emit(ch chan<- prometheus.Metric) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		ch <- prometheus.MustNewConstMetric(userSessionsDesc, prometheus.GaugeValue, float64(per[n]), n)
+		ch <- prometheus.MustNewConstMetric(userSessionsDesc, prometheus.GaugeValue, float64(per[n]), labelValue(n))
 	}
 }
