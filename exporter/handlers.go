@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -20,8 +21,14 @@ import (
 	"github.com/prexmon/prexmon/exporter/collector"
 )
 
-// defaultScrapeTimeout applies when the scraper does not say how long it waits.
-const defaultScrapeTimeout = 10 * time.Second
+// defaultScrapeTimeout applies when the scraper does not say how long it
+// waits; the header is clamped to [minScrapeTimeout, maxScrapeTimeout] so a
+// client cannot set a shared collection's deadline to nothing or forever.
+const (
+	defaultScrapeTimeout = 10 * time.Second
+	minScrapeTimeout     = time.Second
+	maxScrapeTimeout     = 5 * time.Minute
+)
 
 type handlers struct {
 	set     *collector.Set
@@ -68,7 +75,8 @@ func (h *handlers) mux(telemetryPath string) (*http.ServeMux, error) {
 func (h *handlers) scrapeContext(r *http.Request) (context.Context, context.CancelFunc) {
 	timeout := defaultScrapeTimeout
 	if v := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"); v != "" {
-		if secs, err := strconv.ParseFloat(v, 64); err == nil && secs > 0 {
+		if secs, err := strconv.ParseFloat(v, 64); err == nil && secs > 0 && !math.IsInf(secs, 0) {
+			secs = min(max(secs, minScrapeTimeout.Seconds()), maxScrapeTimeout.Seconds())
 			timeout = time.Duration(secs * float64(time.Second))
 			if timeout > 2*h.slack {
 				timeout -= h.slack

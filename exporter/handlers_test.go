@@ -121,7 +121,11 @@ func TestScrapeTimeoutHeader(t *testing.T) {
 	}{
 		{"", defaultScrapeTimeout},
 		{"10", 9500 * time.Millisecond},
-		{"0.5", 500 * time.Millisecond}, // too short to subtract the margin
+		{"0.002", time.Second}, // clamped: a client cannot starve a shared collection
+		{"1", time.Second},     // too short to subtract the margin
+		{"1e11", maxScrapeTimeout - 500*time.Millisecond},
+		{"Inf", defaultScrapeTimeout},
+		{"NaN", defaultScrapeTimeout},
 		{"garbage", defaultScrapeTimeout},
 		{"-3", defaultScrapeTimeout},
 	}

@@ -104,6 +104,10 @@ type call struct {
 	done    chan struct{}
 	res     *Collection
 	joiners int // callers that joined after it started
+
+	start time.Time
+	mu    sync.Mutex
+	got   map[string]outcome // collectors finished so far
 }
 
 // NewSet builds the named collectors.
@@ -125,28 +129,23 @@ func newSetOf(cfg Config, cs map[string]Collector) *Set {
 }
 
 // Collect returns a collection made within ctx's deadline. If one is
-// already in flight, the caller joins it instead of reading the host again.
+// already in flight, the caller joins it instead of reading the host again;
+// a joiner whose own deadline comes first gets what has finished by then,
+// with the rest reported as failed, never an error for the whole scrape.
 func (s *Set) Collect(ctx context.Context) (*Collection, error) {
 	s.mu.Lock()
 	c := s.inflight
 	if c != nil {
 		c.joiners++
 	} else {
-		c = &call{done: make(chan struct{})}
+		c = &call{done: make(chan struct{}), start: time.Now(), got: map[string]outcome{}}
 		s.inflight = c
 		// The collection outlives a caller that gives up, so that the
 		// callers who joined it still get it; it carries the deadline.
-		collectCtx := context.WithoutCancel(ctx)
-		var cancel context.CancelFunc = func() {}
-		if d, ok := ctx.Deadline(); ok {
-			// Finish a little before the caller gives up, so that it
-			// receives the collectors that made it instead of nothing.
-			early := min(time.Until(d)/10, 100*time.Millisecond)
-			collectCtx, cancel = context.WithDeadline(collectCtx, d.Add(-early))
-		}
+		collectCtx, cancel := withEarlyDeadline(context.WithoutCancel(ctx), ctx)
 		go func() {
 			defer cancel()
-			c.res = s.collect(collectCtx)
+			c.res = s.collect(collectCtx, c)
 			s.mu.Lock()
 			s.inflight = nil
 			s.mu.Unlock()
@@ -154,12 +153,31 @@ func (s *Set) Collect(ctx context.Context) (*Collection, error) {
 		}()
 	}
 	s.mu.Unlock()
+	wait, cancel := withEarlyDeadline(ctx, ctx)
+	defer cancel()
 	select {
 	case <-c.done:
 		return c.res, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("collect: %w", ctx.Err())
+	case <-wait.Done():
+		if ctx.Err() != nil { // the caller went away: nobody to answer
+			return nil, fmt.Errorf("collect: %w", ctx.Err())
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return s.assemble(c.start, c.got, false), nil
 	}
+}
+
+// withEarlyDeadline derives from parent a deadline a little before
+// deadlineOf's, so that a caller receives the collectors that made it
+// instead of nothing.
+func withEarlyDeadline(parent, deadlineOf context.Context) (context.Context, context.CancelFunc) {
+	d, ok := deadlineOf.Deadline()
+	if !ok {
+		return context.WithCancel(parent)
+	}
+	early := min(time.Until(d)/10, 100*time.Millisecond)
+	return context.WithDeadline(parent, d.Add(-early))
 }
 
 type outcome struct {
@@ -169,10 +187,13 @@ type outcome struct {
 	dur  time.Duration
 }
 
-func (s *Set) collect(ctx context.Context) *Collection {
-	start := time.Now()
+func (s *Set) collect(ctx context.Context, c *call) *Collection {
 	out := make(chan outcome, len(s.names))
-	pending := map[string]bool{}
+	record := func(o outcome) {
+		c.mu.Lock()
+		c.got[o.name] = o
+		c.mu.Unlock()
+	}
 	s.mu.Lock()
 	for _, name := range s.names {
 		if s.running[name] {
@@ -180,22 +201,28 @@ func (s *Set) collect(ctx context.Context) *Collection {
 			continue
 		}
 		s.running[name] = true
-		pending[name] = true
 		go s.run(ctx, name, out)
 	}
 	s.mu.Unlock()
 
-	got := map[string]outcome{}
-	waiting := len(s.names)
-	for waiting > 0 {
+	for waiting := len(s.names); waiting > 0; {
 		select {
 		case o := <-out:
-			got[o.name] = o
+			record(o)
 			waiting--
 		case <-ctx.Done():
 			waiting = 0
 		}
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return s.assemble(c.start, c.got, true)
+}
+
+// assemble builds a collection from the collectors that finished; the rest
+// are reported as past the deadline. Only the collection's own owner logs,
+// so a partial answer to a joiner does not log every failure twice.
+func (s *Set) assemble(start time.Time, got map[string]outcome, log bool) *Collection {
 	coll := &Collection{Time: start}
 	for _, name := range s.names {
 		o, ok := got[name]
@@ -203,7 +230,9 @@ func (s *Set) collect(ctx context.Context) *Collection {
 			o = outcome{name: name, err: fmt.Errorf("deadline exceeded after %s", time.Since(start).Round(time.Millisecond)), dur: time.Since(start)}
 		}
 		if o.err != nil {
-			s.cfg.Logger.Warn("collector failed", "collector", name, "err", o.err)
+			if log {
+				s.cfg.Logger.Warn("collector failed", "collector", name, "err", o.err)
+			}
 		} else {
 			coll.Results = append(coll.Results, o.res)
 		}

@@ -197,3 +197,33 @@ func waitUntil(t *testing.T, d time.Duration, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A caller that joins a collection with a later deadline than its own (a
+// 10 s push collection, then a 1 s scrape) must still get an answer in time,
+// with the slow collector failed and the fast ones served.
+func TestJoinerWithEarlierDeadlineGetsPartialCollection(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	slow := &fakeCollector{fn: func(context.Context) (Result, error) {
+		<-release
+		return fakeResult{1}, nil
+	}}
+	s := newSetOf(DefaultConfig(), map[string]Collector{"slow": slow, "good": ok(3)})
+
+	long, cancelLong := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancelLong()
+	go func() { _, _ = s.Collect(long) }()
+	waitUntil(t, 5*time.Second, func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.inflight != nil
+	})
+
+	c := collectWithin(t, s, 300*time.Millisecond)
+	if st := statusOf(t, c, "slow"); st.Err == nil {
+		t.Fatal("slow collector reported success in the partial collection")
+	}
+	if st := statusOf(t, c, "good"); st.Err != nil {
+		t.Fatalf("fast collector missing from the partial collection: %v", st.Err)
+	}
+}
