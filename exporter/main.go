@@ -75,6 +75,8 @@ func parseFlags(args []string) (*options, error) {
 		Default(o.cfg.DiskDeviceExclude).StringVar(&o.cfg.DiskDeviceExclude)
 	app.Flag("collector.filesystem.fs-types-exclude", "Regexp of filesystem types to leave out.").
 		Default(o.cfg.FilesystemFSExclude).StringVar(&o.cfg.FilesystemFSExclude)
+	app.Flag("collector.filesystem.mount-points-exclude", "Regexp of mountpoints to leave out.").
+		Default(o.cfg.FilesystemMountExclude).StringVar(&o.cfg.FilesystemMountExclude)
 	app.Flag("collector.filesystem.mount-timeout", "How long to wait for one mount's statfs before reporting it as a device error.").
 		Default("5s").DurationVar(&o.cfg.MountTimeout)
 	app.Flag("snapshot.cmdline", "Include process command lines in snapshots.").Default("true").BoolVar(&o.cfg.ProcessCmdline)

@@ -49,28 +49,30 @@ type Config struct {
 
 	Version string // exporter version, for the snapshot's agent section
 
-	ProcessMaxGroups    int           // bound on host_process_group_* cardinality
-	ProcessCmdline      bool          // include command lines in the snapshot
-	ProcessRedact       bool          // redact secrets in command lines
-	DiskDeviceExclude   string        // regexp of block devices to skip
-	FilesystemFSExclude string        // regexp of filesystem types to skip
-	MountTimeout        time.Duration // per-mount statfs bound
+	ProcessMaxGroups       int           // bound on host_process_group_* cardinality
+	ProcessCmdline         bool          // include command lines in the snapshot
+	ProcessRedact          bool          // redact secrets in command lines
+	DiskDeviceExclude      string        // regexp of block devices to skip
+	FilesystemFSExclude    string        // regexp of filesystem types to skip
+	FilesystemMountExclude string        // regexp of mountpoints to skip
+	MountTimeout           time.Duration // per-mount statfs bound
 }
 
 // DefaultConfig returns the settings used when no flag changes them.
 func DefaultConfig() Config {
 	return Config{
-		ProcPath:            "/proc",
-		SysPath:             "/sys",
-		RootPath:            "/",
-		Logger:              slog.New(slog.DiscardHandler),
-		Version:             "dev",
-		ProcessMaxGroups:    30,
-		ProcessCmdline:      true,
-		ProcessRedact:       true,
-		DiskDeviceExclude:   defaultDiskDeviceExclude,
-		FilesystemFSExclude: defaultFSTypeExclude,
-		MountTimeout:        5 * time.Second,
+		ProcPath:               "/proc",
+		SysPath:                "/sys",
+		RootPath:               "/",
+		Logger:                 slog.New(slog.DiscardHandler),
+		Version:                "dev",
+		ProcessMaxGroups:       30,
+		ProcessCmdline:         true,
+		ProcessRedact:          true,
+		DiskDeviceExclude:      defaultDiskDeviceExclude,
+		FilesystemFSExclude:    defaultFSTypeExclude,
+		FilesystemMountExclude: defaultMountExclude,
+		MountTimeout:           5 * time.Second,
 	}
 }
 

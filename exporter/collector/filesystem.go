@@ -21,6 +21,10 @@ func init() { registerCollector("filesystem", true, newFilesystemCollector) }
 // nothing about disk space.
 const defaultFSTypeExclude = `^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|erofs|sysfs|tracefs|ramfs|nfsd|CDFS|UDF|udf)$`
 
+// defaultMountExclude skips kernel and container-runtime mountpoints, as
+// node_exporter does; container layers would otherwise flood the series.
+const defaultMountExclude = `^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+|var/lib/kubelet/.+)($|/)`
+
 var (
 	fsLabels       = []string{"device", "mountpoint", "fstype"}
 	fsSizeDesc     = prometheus.NewDesc("host_filesystem_size_bytes", "Filesystem size.", fsLabels, nil)
@@ -38,10 +42,11 @@ type usageFunc func(ctx context.Context, path string) (*disk.UsageStat, error)
 // with a timeout, and a mount whose worker has not returned is skipped
 // (reported as a device error) until it does, so workers never pile up.
 type filesystemCollector struct {
-	cfg     Config
-	exclude *regexp.Regexp
-	timeout time.Duration
-	usage   usageFunc
+	cfg          Config
+	exclude      *regexp.Regexp
+	mountExclude *regexp.Regexp
+	timeout      time.Duration
+	usage        usageFunc
 
 	mu    sync.Mutex
 	stuck map[string]bool // mountpoints whose statfs is still running
@@ -52,11 +57,15 @@ func newFilesystemCollector(cfg Config) (Collector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--collector.filesystem.fs-types-exclude: %w", err)
 	}
+	mre, err := regexp.Compile(cfg.FilesystemMountExclude)
+	if err != nil {
+		return nil, fmt.Errorf("--collector.filesystem.mount-points-exclude: %w", err)
+	}
 	timeout := cfg.MountTimeout
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
-	return &filesystemCollector{cfg: cfg, exclude: re, timeout: timeout, usage: disk.UsageWithContext, stuck: map[string]bool{}}, nil
+	return &filesystemCollector{cfg: cfg, exclude: re, mountExclude: mre, timeout: timeout, usage: disk.UsageWithContext, stuck: map[string]bool{}}, nil
 }
 
 type fsEntry struct {
@@ -67,28 +76,39 @@ type fsEntry struct {
 type filesystemResult struct{ fss []fsEntry }
 
 func (c *filesystemCollector) Update(ctx context.Context) (Result, error) {
-	parts, err := disk.PartitionsWithContext(ctx, false)
+	// all=true: gopsutil otherwise drops every "nodev" filesystem, among
+	// them NFS, CIFS and FUSE, the very mounts that hang; the exclude
+	// expressions decide instead, as in node_exporter.
+	parts, err := disk.PartitionsWithContext(ctx, true)
 	if err != nil {
 		return nil, fmt.Errorf("partitions: %w", err)
 	}
 	r := &filesystemResult{}
 	seen := map[string]bool{}
 	for _, p := range parts {
-		if c.exclude.MatchString(p.Fstype) || seen[p.Mountpoint] {
+		if c.exclude.MatchString(p.Fstype) || c.mountExclude.MatchString(p.Mountpoint) || seen[p.Mountpoint] {
 			continue
 		}
 		seen[p.Mountpoint] = true
-		e := fsEntry{Filesystem: snapshot.Filesystem{
+		r.fss = append(r.fss, fsEntry{Filesystem: snapshot.Filesystem{
 			Device:     p.Device,
 			Mountpoint: p.Mountpoint,
 			FSType:     p.Fstype,
 			ReadOnly:   slices.Contains(p.Opts, "ro"),
-		}}
-		u, err := c.statfs(ctx, c.hostPath(p.Mountpoint))
-		if err != nil {
-			c.cfg.Logger.Debug("statfs failed", "mountpoint", p.Mountpoint, "err", err)
-			e.failed = true
-		} else {
+		}})
+	}
+	// statfs all mounts at once: two hung mounts cost one timeout, not two.
+	var wg sync.WaitGroup
+	for i := range r.fss {
+		wg.Add(1)
+		go func(e *fsEntry) {
+			defer wg.Done()
+			u, err := c.statfs(ctx, c.hostPath(e.Mountpoint))
+			if err != nil {
+				c.cfg.Logger.Debug("statfs failed", "mountpoint", e.Mountpoint, "err", err)
+				e.failed = true
+				return
+			}
 			// gopsutil's Free is what unprivileged users may still write
 			// (f_bavail); free including root's reserve is Total-Used.
 			e.SizeBytes, e.AvailBytes = u.Total, u.Free
@@ -96,9 +116,9 @@ func (c *filesystemCollector) Update(ctx context.Context) (Result, error) {
 				e.FreeBytes = u.Total - u.Used
 			}
 			e.UsedPercent = u.UsedPercent
-		}
-		r.fss = append(r.fss, e)
+		}(&r.fss[i])
 	}
+	wg.Wait()
 	return r, nil
 }
 
