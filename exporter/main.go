@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"runtime"
 	"strings"
@@ -91,11 +92,36 @@ func parseFlags(args []string) (*options, error) {
 	if _, err := app.Parse(boolAssignments(app, args)); err != nil {
 		return nil, err
 	}
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
 	o.cfg.Version = version.Version
 	if o.cfg.Version == "" {
 		o.cfg.Version = "dev"
 	}
 	return o, nil
+}
+
+// validate rejects combinations kingpin cannot see, with a message that
+// names the flag instead of a failure deep inside the HTTP stack later.
+func (o *options) validate() error {
+	switch o.telemetry {
+	case "/snapshot", "/healthz":
+		return fmt.Errorf("--web.telemetry-path=%s collides with a built-in endpoint", o.telemetry)
+	}
+	if !strings.HasPrefix(o.telemetry, "/") || strings.ContainsAny(o.telemetry, "{} ") {
+		return fmt.Errorf("--web.telemetry-path=%q must be a plain path starting with /", o.telemetry)
+	}
+	if o.push.Once && o.push.URL == "" {
+		return errors.New("--push.once needs --push.url")
+	}
+	if o.push.URL != "" {
+		u, err := url.Parse(o.push.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--push.url=%q must be an http(s) URL such as http://archiver:5000", o.push.URL)
+		}
+	}
+	return nil
 }
 
 // boolAssignments rewrites --flag=true/false of boolean flags into kingpin's
@@ -173,6 +199,7 @@ func runMain(args []string) int {
 		return 1
 	}
 	if o.push.Once {
+		push.Prime(context.Background(), set)
 		if err := push.Once(context.Background(), o.push, set, o.cfg.Version, logger); err != nil {
 			logger.Error("push failed", "err", err)
 			return 1
@@ -236,7 +263,7 @@ func serve(o *options, set *collector.Set, logger *slog.Logger) error {
 		}, func(error) { cancel() })
 	}
 	err = g.Run()
-	var sig run.SignalError
+	var sig *run.SignalError
 	if errors.As(err, &sig) {
 		logger.Info("shutting down", "signal", sig.Signal)
 		return nil

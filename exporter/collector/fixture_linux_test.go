@@ -222,7 +222,15 @@ func utmpRecord(typ int16, user, line, host string, started int32) []byte {
 func TestUtmpSessions(t *testing.T) {
 	const userProcess, deadProcess = 7, 8
 	root := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(root, "var", "run"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(root, "run"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// As on current distributions: /var/run is an absolute link to /run,
+	// which must not be followed out of the root.
+	if err := os.MkdirAll(filepath.Join(root, "var"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/run", filepath.Join(root, "var", "run")); err != nil {
 		t.Fatal(err)
 	}
 	var utmp []byte
@@ -230,7 +238,7 @@ func TestUtmpSessions(t *testing.T) {
 	utmp = append(utmp, utmpRecord(userProcess, "alice", "pts/1", "10.1.2.4", 1700000200)...)
 	utmp = append(utmp, utmpRecord(deadProcess, "gone", "pts/2", "", 1700000300)...)
 	utmp = append(utmp, utmpRecord(userProcess, "bob", "tty1", "", 1700000400)...)
-	if err := os.WriteFile(filepath.Join(root, "var", "run", "utmp"), utmp, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(root, "run", "utmp"), utmp, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cfg := DefaultConfig()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/shirou/gopsutil/v4/host"
 
 	"github.com/prexmon/prexmon/exporter/snapshot"
 )
@@ -51,7 +52,6 @@ func (c *Collection) Snapshot(version string) *snapshot.Snapshot {
 		SchemaVersion: snapshot.SchemaVersion,
 		CollectedAt:   c.Time.UTC(),
 		Agent:         snapshot.Agent{Version: version},
-		Users:         []snapshot.User{},
 	}
 	for _, r := range c.Results {
 		r.Fill(s)
@@ -120,6 +120,10 @@ func NewSet(cfg Config, names []string) (*Set, error) {
 }
 
 func newSetOf(cfg Config, cs map[string]Collector) *Set {
+	// Process start times are boot time plus ticks; in containers gopsutil
+	// derives boot time from uptime, which jitters by a second, and would
+	// make every process look new (CPU percentages of zero, cache misses).
+	host.EnableBootTimeCache(true)
 	s := &Set{cfg: cfg, collectors: cs, running: map[string]bool{}}
 	for n := range cs {
 		s.names = append(s.names, n)

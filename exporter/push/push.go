@@ -30,19 +30,42 @@ type Options struct {
 	Timeout         time.Duration
 }
 
+// collectTimeout bounds the collection apart from the upload, so a hung
+// collector cannot use up the time the POST needs.
+const collectTimeout = 10 * time.Second
+
+// primeDelay separates the priming collection from the first real one, so
+// CPU percentages are measured over it instead of published as zeros.
+const primeDelay = time.Second
+
+// Prime takes a collection whose only use is to be the baseline for the
+// CPU percentages of the next; a fresh process has none. It waits outside
+// any request, so nothing sleeps while a client waits.
+func Prime(ctx context.Context, set *collector.Set) {
+	cctx, cancel := context.WithTimeout(ctx, collectTimeout)
+	_, _ = set.Collect(cctx)
+	cancel()
+	select {
+	case <-ctx.Done():
+	case <-time.After(primeDelay):
+	}
+}
+
 // Once collects one snapshot and pushes it, returning any failure so that
 // `--push.once` can exit non-zero for cron and CI use.
 func Once(ctx context.Context, o Options, set *collector.Set, version string, logger *slog.Logger) error {
+	cctx, cancel := context.WithTimeout(ctx, collectTimeout)
+	coll, err := set.Collect(cctx)
+	cancel()
+	if err != nil {
+		return err
+	}
 	timeout := o.Timeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel = context.WithTimeout(ctx, timeout)
 	defer cancel()
-	coll, err := set.Collect(ctx)
-	if err != nil {
-		return err
-	}
 	var body bytes.Buffer
 	gz := gzip.NewWriter(&body)
 	if err := json.NewEncoder(gz).Encode(coll.Snapshot(version)); err != nil {
@@ -86,6 +109,7 @@ func Loop(ctx context.Context, o Options, set *collector.Set, version string, lo
 	if interval <= 0 {
 		interval = 5 * time.Minute
 	}
+	Prime(ctx, set)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

@@ -22,8 +22,10 @@ type Snapshot struct {
 	Filesystems   []Filesystem `json:"filesystems,omitempty"`
 	Disks         []Disk       `json:"disks,omitempty"`
 	Network       []NetIf      `json:"network,omitempty"`
-	Users         []User       `json:"users"`
-	Processes     []Process    `json:"processes,omitempty"`
+	// Users is [] when nobody is logged in and null when the users
+	// collector is off or failed: "nobody" and "unknown" must differ.
+	Users     []User    `json:"users"`
+	Processes []Process `json:"processes,omitempty"`
 	// Errors names the collectors that failed in this collection and why,
 	// so an archived snapshot explains its own gaps.
 	Errors map[string]string `json:"errors,omitempty"`
