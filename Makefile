@@ -50,7 +50,7 @@ stack-check:
 
 ## bench: the speed and memory figures reported in issue notes.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./exporter/...
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./exporter/... ./archiver/store/... ./archiver/api/... ./archiver/scrape/...
 	$(GO) run ./tools/exporterbench -exporter $(BIN)/exporter -n 200
 
 ## bench-wine: the Windows process-table benchmarks and a /metrics CPU figure under Wine.
