@@ -510,7 +510,7 @@ func TestConnectionsAreReused(t *testing.T) {
 	t.Cleanup(srv.Close)
 
 	fs := &fakeStore{}
-	m, _ := newTestManager(t, fs, 100*time.Millisecond, 90*time.Millisecond, 1<<20)
+	m, _ := newTestManager(t, fs, 200*time.Millisecond, 200*time.Millisecond, 1<<20)
 	m.Sync([]targets.Target{{Address: addr(srv)}})
 	waitFor(t, "5 scrapes", func() error {
 		if n := len(fs.byTarget(addr(srv))); n < 5 {
@@ -520,8 +520,11 @@ func TestConnectionsAreReused(t *testing.T) {
 	})
 	mu.Lock()
 	defer mu.Unlock()
-	if conns != 1 {
-		t.Errorf("%d connections for %d scrapes, want 1", conns, len(fs.byTarget(addr(srv))))
+	// A scrape that times out on a starved CI machine closes its
+	// connection; only those may cost a new one.
+	timeouts := int(testutil.ToFloat64(m.m.scrapes.WithLabelValues(resultTimeout)))
+	if conns > 1+timeouts {
+		t.Errorf("%d connections for %d scrapes (%d timed out), want 1", conns, len(fs.byTarget(addr(srv))), timeouts)
 	}
 }
 
