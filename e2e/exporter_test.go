@@ -350,6 +350,11 @@ func TestExporterCollectorDeadline(t *testing.T) {
 			t.Fatalf("scrape %d: fixture memory missing", i)
 		}
 		t.Logf("scrape %d took %v", i, took)
+		// The collection deadline is 1.5 s (2 s minus the margin). A second
+		// scrape that took that long waited for the hung read again.
+		if i == 1 && took >= 1500*time.Millisecond {
+			t.Fatalf("second scrape took %v: it waited for the collector that is still hung", took)
+		}
 	}
 }
 
