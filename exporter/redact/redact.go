@@ -415,8 +415,16 @@ func authScheme(v string) (n int, alone bool) {
 // rest keeps its spacing and quoting.
 func redactNested(s string, depth int) string {
 	if len(s) >= 2 && (s[0] == '"' || s[0] == '\'') && s[len(s)-1] == s[0] {
-		return s[:1] + redactNested(s[1:len(s)-1], depth) + s[len(s)-1:]
+		if inner := redactWords(s[1:len(s)-1], depth); inner != s[1:len(s)-1] {
+			return s[:1] + inner + s[len(s)-1:]
+		}
+		return s
 	}
+	return redactWords(s, depth)
+}
+
+// redactWords splits s into shell words and redacts them as arguments.
+func redactWords(s string, depth int) string {
 	type span struct{ start, end int }
 	var spans []span
 	for i := 0; i < len(s); {
