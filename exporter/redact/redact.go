@@ -664,7 +664,7 @@ func isWordSep(c byte) bool { return c == '-' || c == '_' || c == '.' }
 
 func isUpper(c byte) bool { return 'A' <= c && c <= 'Z' }
 
-func isLower(c byte) bool { return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' }
+func isLowerOrDigit(c byte) bool { return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' }
 
 // camelBoundary reports whether a new word starts at i: apiKey, APIKey.
 func camelBoundary(s string, i int) bool {
@@ -672,7 +672,7 @@ func camelBoundary(s string, i int) bool {
 		return false
 	}
 	p := s[i-1]
-	return isLower(p) || isUpper(p) && i+1 < len(s) && 'a' <= s[i+1] && s[i+1] <= 'z'
+	return isLowerOrDigit(p) || isUpper(p) && i+1 < len(s) && 'a' <= s[i+1] && s[i+1] <= 'z'
 }
 
 // classifyWord lower-cases the tail of w (suffixes are all that is
