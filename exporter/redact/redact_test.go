@@ -97,6 +97,31 @@ func TestCmdline(t *testing.T) {
 	}
 }
 
+func TestSplitWindows(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"", []string{}},
+		{"  app  a\tb  ", []string{"app", "a", "b"}},
+		{`"C:\Program Files\a.exe" x`, []string{`C:\Program Files\a.exe`, "x"}},
+		{`"C:\dir\" x`, []string{`C:\dir\`, "x"}}, // backslashes are literal in the program name
+		{`app "b c" d`, []string{"app", "b c", "d"}},
+		{`app a\\"b c" d`, []string{"app", `a\b c`, "d"}}, // 2n backslashes: n, and the quote groups
+		{`app a\\\"b c`, []string{"app", `a\"b`, "c"}},    // 2n+1: n and a literal quote
+		{`app a\\b`, []string{"app", `a\\b`}},             // not before a quote: literal
+		{`app "" x`, []string{"app", "", "x"}},
+		{`app "a""b c"`, []string{"app", `a"b c`}},
+		{`app "open`, []string{"app", "open"}},
+	}
+	for _, tt := range tests {
+		got := splitWindows(tt.in)
+		if strings.Join(got, "|") != strings.Join(tt.want, "|") || len(got) != len(tt.want) {
+			t.Errorf("splitWindows(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
 func TestSecretName(t *testing.T) {
 	for name, want := range map[string]bool{
 		"password": true, "db-password": true, "PGPASSWORD": true, "MYSQL_PWD": true, "keyStorePassword": true,
