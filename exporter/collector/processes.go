@@ -120,7 +120,7 @@ func (c *processesCollector) displayCmdline(k procKey, raw string, next map[proc
 	// previous answer is reused while the raw line is the same.
 	cached, ok := c.redacted[k]
 	if !ok || cached[0] != raw {
-		cached = [2]string{raw, redact.Cmdline(strings.ReplaceAll(raw, "\x00", " "))}
+		cached = [2]string{raw, redact.Cmdline(raw)}
 	}
 	next[k] = cached
 	return cached[1]
