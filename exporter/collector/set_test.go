@@ -69,7 +69,8 @@ func TestHungCollectorFailsAloneAndIsNotRestarted(t *testing.T) {
 	}}
 	s := newSetOf(DefaultConfig(), map[string]Collector{"hung": hung, "good": ok(42)})
 
-	c := collectWithin(t, s, 200*time.Millisecond)
+	// Long enough for the good collector even on a starved -race run.
+	c := collectWithin(t, s, time.Second)
 	if st := statusOf(t, c, "hung"); st.Err == nil || !strings.Contains(st.Err.Error(), "deadline") {
 		t.Fatalf("hung collector status = %v, want a deadline error", st.Err)
 	}
@@ -219,7 +220,7 @@ func TestJoinerWithEarlierDeadlineGetsPartialCollection(t *testing.T) {
 		return s.inflight != nil
 	})
 
-	c := collectWithin(t, s, 300*time.Millisecond)
+	c := collectWithin(t, s, time.Second)
 	if st := statusOf(t, c, "slow"); st.Err == nil {
 		t.Fatal("slow collector reported success in the partial collection")
 	}
