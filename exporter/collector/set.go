@@ -139,7 +139,8 @@ func newSetOf(cfg Config, cs map[string]Collector) *Set {
 func (s *Set) Collect(ctx context.Context) (*Collection, error) {
 	s.mu.Lock()
 	c := s.inflight
-	if c != nil {
+	joined := c != nil
+	if joined {
 		c.joiners++
 	} else {
 		c = &call{done: make(chan struct{}), start: time.Now(), got: map[string]outcome{}}
@@ -157,7 +158,12 @@ func (s *Set) Collect(ctx context.Context) (*Collection, error) {
 		}()
 	}
 	s.mu.Unlock()
-	wait, cancel := withEarlyDeadline(ctx, ctx)
+	// The owner's collection already ends early; a joiner's may end after
+	// the joiner's own deadline, so a joiner stops waiting a little early.
+	wait, cancel := ctx, context.CancelFunc(func() {})
+	if joined {
+		wait, cancel = withEarlyDeadline(ctx, ctx)
+	}
 	defer cancel()
 	select {
 	case <-c.done:
