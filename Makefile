@@ -11,7 +11,7 @@ LDFLAGS   := -s -w -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION)
 PROGRAMS  := $(patsubst %/main.go,%,$(wildcard exporter/main.go archiver/main.go))
 PROMTOOL  ?= promtool
 
-.PHONY: all build run test vet fmt-check unit windows stack-check bench bench-wine dashboards clean
+.PHONY: all build run test vet fmt-check unit windows stack-check bench bench-wine load dashboards clean
 
 all: build
 
@@ -52,6 +52,10 @@ stack-check:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./exporter/... ./archiver/store/... ./archiver/api/... ./archiver/scrape/...
 	$(GO) run ./tools/exporterbench -exporter $(BIN)/exporter -n 200
+
+## load: one archiver against 5,000 fake agents at a 5 s interval on loopback (60 s, stops by itself).
+load:
+	$(GO) run ./tools/archiverload --agents=5000 --interval=5s --duration=60s
 
 ## bench-wine: the Windows process-table benchmarks and a /metrics CPU figure under Wine.
 bench-wine:
