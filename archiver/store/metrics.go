@@ -32,8 +32,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		fsyncDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: "archiver", Name: "fsync_duration_seconds",
-			Help:    "Time taken by each day file fsync.",
-			Buckets: []float64{.0001, .0005, .001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+			Help:    "Time a shard waited for its data to be durable: one syncfs round (shared by the shards that asked meanwhile) or one day file's fsync.",
+			Buckets: []float64{.0001, .0005, .001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}),
 		tornLines: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "archiver", Name: "torn_lines_cut_total",

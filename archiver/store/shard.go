@@ -266,7 +266,7 @@ func (sh *shard) syncRound() error {
 	dirErr := map[string]error{}
 	if sh.s.wholeFS {
 		start := time.Now()
-		err := syncAll(sh.s.rootDir)
+		err := sh.s.fsSync.Sync()
 		sh.s.m.fsyncDuration.Observe(time.Since(start).Seconds())
 		if err != nil {
 			err = fmt.Errorf("syncfs %s: %w", sh.s.dir, err)

@@ -78,6 +78,7 @@ type Store struct {
 	dir     string
 	root    *os.Root
 	rootDir *os.File // held for syncfs
+	fsSync  *fsSync  // one syncfs for every shard that needs one
 	wholeFS bool     // sync rounds use syncfs instead of per-file fsync
 	opts    Options
 	log     *slog.Logger
@@ -139,6 +140,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		dir:     dir,
 		root:    root,
 		rootDir: rootDir,
+		fsSync:  newFSSync(rootDir),
 		wholeFS: haveSyncfs && !opts.SyncFiles,
 		opts:    opts,
 		log:     opts.Logger,
