@@ -70,6 +70,16 @@ func (c *cpuCollector) Update(ctx context.Context) (Result, error) {
 		return nil, fmt.Errorf("load average: %w", err)
 	}
 
+	c.mu.Lock()
+	prev := c.prev
+	if len(prev) == len(times) {
+		for i := range times {
+			monotonic(&times[i], prev[i])
+		}
+	}
+	c.prev = times
+	c.mu.Unlock()
+
 	r := &cpuResult{times: times, load: load}
 	r.section = snapshot.CPU{
 		Model:         c.model,
@@ -81,10 +91,6 @@ func (c *cpuCollector) Update(ctx context.Context) (Result, error) {
 		r.section.Load1, r.section.Load5, r.section.Load15 = &load[0], &load[1], &load[2]
 	}
 
-	c.mu.Lock()
-	prev := c.prev
-	c.prev = times
-	c.mu.Unlock()
 	if len(prev) == len(times) {
 		var busy, total float64
 		for i := range times {
@@ -96,6 +102,23 @@ func (c *cpuCollector) Update(ctx context.Context) (Result, error) {
 		r.section.UsagePercent = percent(busy, total)
 	}
 	return r, nil
+}
+
+// monotonic keeps each mode's counter from going backwards: Linux's per-CPU
+// iowait can decrease (it is an estimate), and a counter that drops reads
+// to rate() as a reset worth all the CPU's history.
+func monotonic(t *cpu.TimesStat, prev cpu.TimesStat) {
+	for _, f := range []struct {
+		cur *float64
+		old float64
+	}{
+		{&t.User, prev.User}, {&t.Nice, prev.Nice}, {&t.System, prev.System}, {&t.Idle, prev.Idle},
+		{&t.Iowait, prev.Iowait}, {&t.Irq, prev.Irq}, {&t.Softirq, prev.Softirq}, {&t.Steal, prev.Steal},
+	} {
+		if *f.cur < f.old {
+			*f.cur = f.old
+		}
+	}
 }
 
 // cpuDelta returns busy and total seconds between two readings of one CPU.
