@@ -91,9 +91,11 @@ func (s *Service) Run(cmds <-chan Command, report func(State)) int {
 				report(state)
 			case Stop, Shutdown:
 				if state == Running {
+					// Ask the program to stop before telling the service
+					// manager, so anyone who saw StopPending sees the request.
 					state = StopPending
-					report(state)
 					s.stopOnce.Do(func() { close(s.stop) })
+					report(state)
 				}
 			}
 		case <-s.exited:
