@@ -28,30 +28,13 @@ func (q Query) String() string {
 // LoadQueries reads every *.json dashboard in dir and returns its queries,
 // so tests check the files Grafana loads rather than the generator's structs.
 func LoadQueries(dir string) ([]Query, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil {
-		return nil, fmt.Errorf("list dashboards in %s: %w", dir, err)
-	}
 	var qs []Query
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("read dashboard: %w", err)
+	err := eachTarget(dir, func(file string, p Panel, t Target) {
+		if t.Datasource.Type == "prometheus" {
+			qs = append(qs, Query{Dashboard: file, Panel: p.Title, RefID: t.RefID, Expr: t.Expr, Instant: t.Instant})
 		}
-		var d Dashboard
-		if err := json.Unmarshal(raw, &d); err != nil {
-			return nil, fmt.Errorf("parse dashboard %s: %w", f, err)
-		}
-		for _, p := range flatten(d.Panels) {
-			for _, t := range p.Targets {
-				if t.Datasource.Type != "prometheus" {
-					continue
-				}
-				qs = append(qs, Query{Dashboard: filepath.Base(f), Panel: p.Title, RefID: t.RefID, Expr: t.Expr, Instant: t.Instant})
-			}
-		}
-	}
-	return qs, nil
+	})
+	return qs, err
 }
 
 // APIRequest is one archiver API request of a panel (Infinity datasource).
@@ -66,34 +49,43 @@ type APIRequest struct {
 // LoadAPIRequests reads every *.json dashboard in dir and returns the
 // archiver API requests of its Infinity panels.
 func LoadAPIRequests(dir string) ([]APIRequest, error) {
+	var rs []APIRequest
+	err := eachTarget(dir, func(file string, p Panel, t Target) {
+		if t.Datasource.Type != InfinityPlugin {
+			return
+		}
+		r := APIRequest{Dashboard: file, Panel: p.Title, URL: t.URL, RootSelector: t.RootSelector}
+		for _, c := range t.Columns {
+			r.Fields = append(r.Fields, c.Selector)
+		}
+		rs = append(rs, r)
+	})
+	return rs, err
+}
+
+// eachTarget calls fn for every target of every panel (rows included) of
+// the *.json dashboards in dir.
+func eachTarget(dir string, fn func(file string, p Panel, t Target)) error {
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil {
-		return nil, fmt.Errorf("list dashboards in %s: %w", dir, err)
+		return fmt.Errorf("list dashboards in %s: %w", dir, err)
 	}
-	var rs []APIRequest
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
 		if err != nil {
-			return nil, fmt.Errorf("read dashboard: %w", err)
+			return fmt.Errorf("read dashboard: %w", err)
 		}
 		var d Dashboard
 		if err := json.Unmarshal(raw, &d); err != nil {
-			return nil, fmt.Errorf("parse dashboard %s: %w", f, err)
+			return fmt.Errorf("parse dashboard %s: %w", f, err)
 		}
 		for _, p := range flatten(d.Panels) {
 			for _, t := range p.Targets {
-				if t.Datasource.Type != InfinityPlugin {
-					continue
-				}
-				r := APIRequest{Dashboard: filepath.Base(f), Panel: p.Title, URL: t.URL, RootSelector: t.RootSelector}
-				for _, c := range t.Columns {
-					r.Fields = append(r.Fields, c.Selector)
-				}
-				rs = append(rs, r)
+				fn(filepath.Base(f), p, t)
 			}
 		}
 	}
-	return rs, nil
+	return nil
 }
 
 // flatten lists panels including those nested in collapsed rows.
