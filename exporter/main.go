@@ -37,6 +37,7 @@ const programName = "host_exporter"
 // options is everything the command line decides.
 type options struct {
 	cfg          collector.Config
+	version      string // for the snapshot's agent section
 	enabled      map[string]*bool
 	telemetry    string
 	web          *web.FlagConfig
@@ -95,9 +96,9 @@ func parseFlags(args []string) (*options, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	o.cfg.Version = version.Version
-	if o.cfg.Version == "" {
-		o.cfg.Version = "dev"
+	o.version = version.Version
+	if o.version == "" {
+		o.version = "dev"
 	}
 	return o, nil
 }
@@ -200,7 +201,7 @@ func runMain(args []string) int {
 	}
 	if o.push.Once {
 		push.Prime(context.Background(), set)
-		if err := push.Once(context.Background(), o.push, set, o.cfg.Version, logger); err != nil {
+		if err := push.Once(context.Background(), o.push, set, o.version, logger); err != nil {
 			logger.Error("push failed", "err", err)
 			return 1
 		}
@@ -232,7 +233,7 @@ func serve(o *options, set *collector.Set, logger *slog.Logger) error {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		versioncollector.NewCollector(programName),
 	)
-	h := newHandlers(set, base, o.cfg.Version, o.timeoutSlack, logger)
+	h := newHandlers(set, base, o.version, o.timeoutSlack, logger)
 	mux, err := h.mux(o.telemetry)
 	if err != nil {
 		return err
@@ -258,7 +259,7 @@ func serve(o *options, set *collector.Set, logger *slog.Logger) error {
 	if o.push.URL != "" {
 		ctx, cancel := context.WithCancel(context.Background())
 		g.Add(func() error {
-			push.Loop(ctx, o.push, set, o.cfg.Version, logger)
+			push.Loop(ctx, o.push, set, o.version, logger)
 			return nil
 		}, func(error) { cancel() })
 	}

@@ -47,8 +47,6 @@ type Config struct {
 	RootPath string // host's /, for mountpoints, /etc and /var
 	Logger   *slog.Logger
 
-	Version string // exporter version, for the snapshot's agent section
-
 	ProcessMaxGroups       int           // bound on host_process_group_* cardinality
 	ProcessCmdline         bool          // include command lines in the snapshot
 	ProcessRedact          bool          // redact secrets in command lines
@@ -65,7 +63,6 @@ func DefaultConfig() Config {
 		SysPath:                "/sys",
 		RootPath:               "/",
 		Logger:                 slog.New(slog.DiscardHandler),
-		Version:                "dev",
 		ProcessMaxGroups:       30,
 		ProcessCmdline:         true,
 		ProcessRedact:          true,
