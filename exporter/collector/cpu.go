@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/shirou/gopsutil/v4/cpu"
@@ -162,7 +161,7 @@ func (r *cpuResult) Fill(s *snapshot.Snapshot) {
 func (r *cpuResult) Emit(ch chan<- prometheus.Metric) {
 	for _, t := range r.times {
 		id := strings.TrimPrefix(t.CPU, "cpu")
-		for _, m := range cpuModes(t) {
+		for _, m := range cpuModesFor(t) {
 			ch <- prometheus.MustNewConstMetric(cpuSecondsDesc, prometheus.CounterValue, m.seconds, id, m.mode)
 		}
 	}
@@ -177,16 +176,4 @@ func (r *cpuResult) Emit(ch chan<- prometheus.Metric) {
 type cpuMode struct {
 	mode    string
 	seconds float64
-}
-
-// cpuModes lists the modes this OS has; cpuModesFor in the OS files decides
-// which, so Windows does not emit Linux-only modes as zeros.
-func cpuModes(t cpu.TimesStat) []cpuMode { return cpuModesFor(t) }
-
-// sinceBoot is shared by the host collector and the process readers.
-func sinceBoot(boot time.Time) uint64 {
-	if boot.IsZero() {
-		return 0
-	}
-	return uint64(time.Since(boot).Seconds())
 }

@@ -15,6 +15,7 @@ func loadAverage(ctx context.Context) (*[3]float64, error) {
 	return &[3]float64{a.Load1, a.Load5, a.Load15}, nil
 }
 
+// cpuModesFor lists the modes Linux has.
 func cpuModesFor(t cpu.TimesStat) []cpuMode {
 	return []cpuMode{
 		{"user", t.User}, {"nice", t.Nice}, {"system", t.System}, {"idle", t.Idle},

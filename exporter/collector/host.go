@@ -68,7 +68,7 @@ func (c *hostCollector) Update(ctx context.Context) (Result, error) {
 			PlatformVersion: facts.version,
 			KernelVersion:   facts.kernel,
 			Arch:            runtime.GOARCH,
-			UptimeSeconds:   sinceBoot(bootTime),
+			UptimeSeconds:   uint64(time.Since(bootTime).Seconds()),
 			BootTime:        bootTime,
 			IPs:             hostIPs(),
 		},
