@@ -70,7 +70,7 @@ func (r *reloader) apply(cfg *config.Config) error {
 		BodySizeLimit: int64(cfg.BodySizeLimit),
 		Scheme:        cfg.Scheme,
 		Path:          cfg.SnapshotPath,
-		Gzip:          *cfg.EnableCompression,
+		Compression:   *cfg.EnableCompression,
 		HTTPClient:    cfg.HTTPClient,
 	})
 	if err != nil {

@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bytes"
-	"compress/gzip"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -173,33 +172,37 @@ func TestExporterNoCollectorRemovesItsMetrics(t *testing.T) {
 	}
 }
 
-func TestExporterGzip(t *testing.T) {
+func TestExporterCompression(t *testing.T) {
 	base, _ := startExporter(t)
-	for _, path := range []string{"/snapshot", "/metrics"} {
-		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
-		req.Header.Set("Accept-Encoding", "gzip")
+	dec, err := snapshot.NewDecoder(64 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, accept, want string }{
+		{"/snapshot", "gzip", "gzip"},
+		{"/snapshot", snapshot.AcceptEncoding, "zstd"}, // what the archiver asks for
+		{"/metrics", "gzip", "gzip"},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, base+tc.path, nil)
+		req.Header.Set("Accept-Encoding", tc.accept)
 		resp, err := http.DefaultTransport.RoundTrip(req) // the transport would decompress silently
 		if err != nil {
 			t.Fatal(err)
 		}
 		raw, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.Header.Get("Content-Encoding") != "gzip" {
-			t.Fatalf("%s: Content-Encoding %q, want gzip", path, resp.Header.Get("Content-Encoding"))
+		if got := resp.Header.Get("Content-Encoding"); got != tc.want {
+			t.Fatalf("%s, Accept-Encoding %q: Content-Encoding %q, want %q", tc.path, tc.accept, got, tc.want)
 		}
-		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		plain, err := dec.Decode(nil, tc.want, raw)
 		if err != nil {
-			t.Fatalf("%s: %v", path, err)
+			t.Fatalf("%s: %v", tc.path, err)
 		}
-		plain, err := io.ReadAll(zr)
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
+		if tc.path == "/snapshot" && snapshot.CheckRaw(plain) != nil {
+			t.Fatalf("%s snapshot is not valid: %v", tc.want, snapshot.CheckRaw(plain))
 		}
-		if path == "/snapshot" && snapshot.CheckRaw(plain) != nil {
-			t.Fatalf("gzipped snapshot is not valid: %v", snapshot.CheckRaw(plain))
-		}
-		if len(raw) >= len(plain) {
-			t.Fatalf("%s: gzip body %d bytes is not smaller than plain %d", path, len(raw), len(plain))
+		if len(raw)*3 >= len(plain) {
+			t.Fatalf("%s: %s body %d bytes is not a third of plain %d", tc.path, tc.want, len(raw), len(plain))
 		}
 	}
 }

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"compress/gzip"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,7 +9,6 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/prexmon/prexmon/exporter/collector"
+	"github.com/prexmon/prexmon/exporter/snapshot"
 )
 
 // defaultScrapeTimeout applies when the scraper does not say how long it
@@ -36,11 +36,12 @@ type handlers struct {
 	version string
 	slack   time.Duration
 	logger  *slog.Logger
-	gzipW   sync.Pool
+	bufs    sync.Pool // *bytes.Buffer: the snapshot, plain and compressed
 }
 
 func newHandlers(set *collector.Set, base prometheus.Gatherer, version string, slack time.Duration, logger *slog.Logger) *handlers {
-	return &handlers{set: set, base: base, version: version, slack: slack, logger: logger}
+	return &handlers{set: set, base: base, version: version, slack: slack, logger: logger,
+		bufs: sync.Pool{New: func() any { return new(bytes.Buffer) }}}
 }
 
 func (h *handlers) mux(telemetryPath string) (*http.ServeMux, error) {
@@ -118,48 +119,40 @@ func (h *handlers) snapshot(w http.ResponseWriter, r *http.Request) {
 	if coll == nil {
 		return
 	}
-	snap := coll.Snapshot(h.version)
+	plain := h.bufs.Get().(*bytes.Buffer)
+	defer h.putBuffer(plain)
+	if err := json.NewEncoder(plain).Encode(coll.Snapshot(h.version)); err != nil {
+		http.Error(w, "encode snapshot: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	body := plain.Bytes()
+	coding := snapshot.NegotiateEncoding(r.Header.Get("Accept-Encoding"))
+	if coding != snapshot.Identity {
+		packed := h.bufs.Get().(*bytes.Buffer)
+		defer h.putBuffer(packed)
+		b, err := snapshot.AppendEncoded(packed.AvailableBuffer(), coding, body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		packed.Write(b)
+		body = packed.Bytes()
+		w.Header().Set("Content-Encoding", coding)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Vary", "Accept-Encoding")
-	var out interface {
-		Write([]byte) (int, error)
-	} = w
-	if acceptsGzip(r) {
-		w.Header().Set("Content-Encoding", "gzip")
-		gz, _ := h.gzipW.Get().(*gzip.Writer)
-		if gz == nil {
-			// Best speed: the agent's CPU matters more than a few KB on the wire.
-			gz, _ = gzip.NewWriterLevel(w, gzip.BestSpeed)
-		} else {
-			gz.Reset(w)
-		}
-		defer func() {
-			if err := gz.Close(); err != nil {
-				h.logger.Debug("gzip close", "err", err)
-			}
-			h.gzipW.Put(gz)
-		}()
-		out = gz
-	}
-	if err := json.NewEncoder(out).Encode(snap); err != nil {
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	if _, err := w.Write(body); err != nil {
 		h.logger.Debug("write snapshot", "err", err)
 	}
 }
 
-// acceptsGzip reports whether the client accepts gzip with a non-zero
-// quality (RFC 9110: "gzip;q=0" means "not gzip").
-func acceptsGzip(r *http.Request) bool {
-	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
-		enc, params, _ := strings.Cut(part, ";")
-		if !strings.EqualFold(strings.TrimSpace(enc), "gzip") {
-			continue
-		}
-		q, ok := strings.CutPrefix(strings.TrimSpace(params), "q=")
-		if !ok {
-			return true
-		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(q), 64)
-		return err == nil && v > 0
+// putBuffer keeps one huge snapshot (a host with 50,000 processes) from
+// pinning its buffers for ever.
+func (h *handlers) putBuffer(b *bytes.Buffer) {
+	if b.Cap() > 8<<20 {
+		return
 	}
-	return false
+	b.Reset()
+	h.bufs.Put(b)
 }

@@ -2,7 +2,6 @@ package scrape
 
 import (
 	"bytes"
-	"compress/gzip"
 	"fmt"
 	"net/http"
 	"testing"
@@ -10,15 +9,17 @@ import (
 
 	"github.com/prexmon/prexmon/archiver/store"
 	"github.com/prexmon/prexmon/archiver/targets"
+	"github.com/prexmon/prexmon/exporter/snapshot"
 )
 
 type discardStore struct{}
 
 func (discardStore) Append(store.Record) error { return nil }
 
-// BenchmarkScrape measures one scrape of a realistic 100 KB gzipped
-// snapshot end to end (request, read, gunzip, check, hand-off), the cost
-// that sets how many agents one archiver core can serve.
+// BenchmarkScrape measures one scrape of a 100 KB snapshot end to end
+// (request, read, decode, check, hand-off) in each coding an agent may
+// answer with: the cost that sets how many agents one archiver core can
+// serve.
 func BenchmarkScrape(b *testing.B) {
 	var raw bytes.Buffer
 	raw.WriteString(`{"schema_version":1,"collected_at":"2026-01-02T03:04:05Z","agent":{"version":"b"},"users":[],"processes":[`)
@@ -29,30 +30,25 @@ func BenchmarkScrape(b *testing.B) {
 		fmt.Fprintf(&raw, `{"pid":%d,"name":"proc-%d","cmdline":"/usr/lib/proc-%d --config=/etc/p%d.conf --level=%d","rss_bytes":%d}`, i+1, i%40, i%40, i, i%7, i*4096)
 	}
 	raw.WriteString("]}")
-	var gz bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestSpeed)
-	zw.Write(raw.Bytes())
-	zw.Close()
-	zipped := gz.Bytes()
-
-	for _, gz := range []bool{true, false} {
-		name := map[bool]string{true: "gzip", false: "identity"}[gz]
-		b.Run(name, func(b *testing.B) { benchScrape(b, raw.Bytes(), zipped, gz) })
+	for _, coding := range []string{snapshot.Zstd, snapshot.Gzip, snapshot.Identity} {
+		enc, err := snapshot.AppendEncoded(nil, coding, raw.Bytes())
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(coding, func(b *testing.B) { benchScrape(b, raw.Bytes(), enc, coding) })
 	}
 }
 
-func benchScrape(b *testing.B, raw, zipped []byte, gz bool) {
+func benchScrape(b *testing.B, raw, enc []byte, coding string) {
 	srv := agent(b, "127.0.0.2", func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Accept-Encoding") == "gzip" {
-			w.Header().Set("Content-Encoding", "gzip")
-			w.Write(zipped)
-			return
+		if coding != snapshot.Identity {
+			w.Header().Set("Content-Encoding", coding)
 		}
-		w.Write(raw)
+		w.Write(enc)
 	})
 	m := NewManager(Options{Appender: discardStore{}})
 	defer m.Stop()
-	if err := m.ApplyConfig(Config{Interval: time.Hour, Timeout: 10 * time.Second, BodySizeLimit: 16 << 20, Gzip: gz}); err != nil {
+	if err := m.ApplyConfig(Config{Interval: time.Hour, Timeout: 10 * time.Second, BodySizeLimit: 16 << 20, Compression: coding != snapshot.Identity}); err != nil {
 		b.Fatal(err)
 	}
 	l := newLoop(m, targets.Target{Address: addr(srv), Labels: map[string]string{"env": "bench"}})

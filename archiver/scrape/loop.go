@@ -5,13 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/klauspost/compress/gzip"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,15 +24,25 @@ import (
 // pool for ever; typical snapshots are around 100 KB.
 const maxPooledBuffer = 4 << 20
 
-// Bodies as received (typically gzipped, ~25 KB) and decompressed bodies
-// (~100 KB) come from separate pools: with one pool every buffer would
-// grow to the decompressed size, and the thousands of scrapes waiting on
-// the network would each pin one.
+// Bodies as received (typically compressed, ~25 KB) and decompressed
+// bodies (~100 KB) come from separate pools: with one pool every buffer
+// would grow to the decompressed size, and the thousands of scrapes waiting
+// on the network would each pin one.
 var (
 	rawPool = bufferPool{sync.Pool{New: func() any { return new(bytes.Buffer) }}}
-	outPool = bufferPool{sync.Pool{New: func() any { return new(bytes.Buffer) }}}
-	gzPool  sync.Pool // *gzip.Reader, reset for each body
+	outPool = slicePool{sync.Pool{New: func() any { return new([]byte) }}}
 )
+
+type slicePool struct{ p sync.Pool }
+
+func (sp *slicePool) get() *[]byte { return sp.p.Get().(*[]byte) }
+
+func (sp *slicePool) put(b *[]byte) {
+	if cap(*b) > maxPooledBuffer {
+		return
+	}
+	sp.p.Put(b)
+}
 
 type bufferPool struct{ p sync.Pool }
 
@@ -215,8 +225,8 @@ func (l *loop) fetchAndStore(ctx context.Context, s *settings, start time.Time) 
 		return ip, fail(resultConnection, "build request: %v", err)
 	}
 	req.Header.Set("Accept", "application/json")
-	if s.cfg.Gzip {
-		req.Header.Set("Accept-Encoding", "gzip")
+	if s.cfg.Compression {
+		req.Header.Set("Accept-Encoding", snapshot.AcceptEncoding)
 	} else {
 		req.Header.Set("Accept-Encoding", "identity")
 	}
@@ -255,13 +265,17 @@ func (l *loop) fetchAndStore(ctx context.Context, s *settings, start time.Time) 
 	defer func() { <-l.m.sem }()
 
 	body := raw.Bytes()
-	if resp.Header.Get("Content-Encoding") == "gzip" {
+	if coding := resp.Header.Get("Content-Encoding"); coding != "" && !strings.EqualFold(coding, snapshot.Identity) {
 		out := outPool.get()
 		defer outPool.put(out)
-		if err := gunzip(out, raw.Bytes(), limit); err != nil {
-			return ip, err
+		*out, err = s.decoder.Decode((*out)[:0], coding, body)
+		switch {
+		case errors.Is(err, snapshot.ErrTooLarge):
+			return ip, fail(resultTooLarge, "%v", err)
+		case err != nil:
+			return ip, fail(resultInvalid, "%v", err)
 		}
-		body = out.Bytes()
+		body = *out
 	}
 	if err := snapshot.CheckRaw(body); err != nil {
 		return ip, fail(resultInvalid, "invalid snapshot: %v", err)
@@ -280,29 +294,6 @@ func (l *loop) fetchAndStore(ctx context.Context, s *settings, start time.Time) 
 		return ip, fail(resultStoreError, "store: %v", err)
 	}
 	return ip, nil
-}
-
-// gunzip decompresses src into dst, failing once more than limit bytes
-// come out, so a small gzip bomb cannot expand without bound.
-func gunzip(dst *bytes.Buffer, src []byte, limit int64) error {
-	zr, _ := gzPool.Get().(*gzip.Reader)
-	var err error
-	if zr == nil {
-		zr, err = gzip.NewReader(bytes.NewReader(src))
-	} else {
-		err = zr.Reset(bytes.NewReader(src))
-	}
-	if err != nil {
-		return fail(resultInvalid, "gzip: %v", err)
-	}
-	defer gzPool.Put(zr)
-	if _, err := dst.ReadFrom(io.LimitReader(zr, limit+1)); err != nil {
-		return fail(resultInvalid, "gzip: %v", err)
-	}
-	if int64(dst.Len()) > limit {
-		return fail(resultTooLarge, "body too large: more than %d bytes after decompression", limit)
-	}
-	return nil
 }
 
 // transportError classifies a network failure, telling timeouts apart.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/prexmon/prexmon/archiver/store"
 	"github.com/prexmon/prexmon/archiver/targets"
+	"github.com/prexmon/prexmon/exporter/snapshot"
 )
 
 // fakeStore records appends; it fails them while failing is set.
@@ -76,7 +77,7 @@ func newTestManager(t *testing.T, app Appender, interval, timeout time.Duration,
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	m := NewManager(Options{Appender: app, Registerer: reg})
-	if err := m.ApplyConfig(Config{Interval: interval, Timeout: timeout, BodySizeLimit: limit, Gzip: true, HTTPClient: commoncfg.DefaultHTTPClientConfig}); err != nil {
+	if err := m.ApplyConfig(Config{Interval: interval, Timeout: timeout, BodySizeLimit: limit, Compression: true, HTTPClient: commoncfg.DefaultHTTPClientConfig}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(m.Stop)
@@ -128,6 +129,17 @@ func TestScrapeStoresRawBytes(t *testing.T) {
 		zw.Write(gzBody)
 		zw.Close()
 	})
+	zstdBody := validSnapshot("zstd")
+	zst := agent(t, "127.0.0.4", func(w http.ResponseWriter, r *http.Request) {
+		coding := snapshot.NegotiateEncoding(r.Header.Get("Accept-Encoding"))
+		enc, err := snapshot.AppendEncoded(nil, coding, zstdBody)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Encoding", coding)
+		w.Write(enc)
+	})
 	hostname := agent(t, "127.0.0.1", func(w http.ResponseWriter, r *http.Request) { w.Write(body) })
 	_, port, _ := net.SplitHostPort(addr(hostname))
 
@@ -136,6 +148,7 @@ func TestScrapeStoresRawBytes(t *testing.T) {
 	m.Sync([]targets.Target{
 		{Address: addr(plain), Labels: map[string]string{"env": "prod"}},
 		{Address: addr(gz), Labels: map[string]string{}},
+		{Address: addr(zst), Labels: map[string]string{}},
 		{Address: "localhost:" + port, Labels: map[string]string{}},
 	})
 
@@ -145,6 +158,7 @@ func TestScrapeStoresRawBytes(t *testing.T) {
 	}{
 		{addr(plain), "127.0.0.2", body},
 		{addr(gz), "127.0.0.3", gzBody},
+		{addr(zst), "127.0.0.4", zstdBody},
 		{"localhost:" + port, "127.0.0.1", body},
 	} {
 		waitFor(t, tc.target+" stored twice", func() error {
@@ -175,8 +189,8 @@ func TestScrapeStoresRawBytes(t *testing.T) {
 	if got := headers.Get("X-Prometheus-Scrape-Timeout-Seconds"); got != "0.15" {
 		t.Errorf("timeout header %q, want 0.15", got)
 	}
-	if got := headers.Get("Accept-Encoding"); got != "gzip" {
-		t.Errorf("Accept-Encoding %q, want gzip", got)
+	if got := headers.Get("Accept-Encoding"); got != snapshot.AcceptEncoding {
+		t.Errorf("Accept-Encoding %q, want %q", got, snapshot.AcceptEncoding)
 	}
 	mu.Unlock()
 	if n := testutil.ToFloat64(m.m.scrapes.WithLabelValues(resultSuccess)); n < 6 {
@@ -199,6 +213,10 @@ func TestScrapeFailuresAreRecorded(t *testing.T) {
 		zw.Close()
 		return b.Bytes()
 	}()
+	zstdBomb, err := snapshot.AppendEncoded(nil, snapshot.Zstd, append(append([]byte(`{"schema_version":1,"x":"`), bytes.Repeat([]byte("a"), 10*limit)...), `"}`...))
+	if err != nil {
+		t.Fatal(err)
+	}
 	refused := func() string {
 		l, err := net.Listen("tcp", "127.0.0.9:0")
 		if err != nil {
@@ -231,13 +249,25 @@ func TestScrapeFailuresAreRecorded(t *testing.T) {
 				w.(http.Flusher).Flush()
 			}
 		}},
-		{"gzip bomb", "127.0.0.15", resultTooLarge, "after decompression", func(w http.ResponseWriter, r *http.Request) {
+		{"gzip bomb", "127.0.0.15", resultTooLarge, "after gzip decoding", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Encoding", "gzip")
 			w.Write(bomb)
 		}},
 		{"bad gzip", "127.0.0.16", resultInvalid, "gzip", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Encoding", "gzip")
 			w.Write([]byte("not gzip at all"))
+		}},
+		{"zstd bomb", "127.0.0.19", resultTooLarge, "after zstd decoding", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Encoding", "zstd")
+			w.Write(zstdBomb)
+		}},
+		{"bad zstd", "127.0.0.20", resultInvalid, "corrupt compressed body: zstd", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Encoding", "zstd")
+			w.Write([]byte("not zstd at all"))
+		}},
+		{"unknown coding", "127.0.0.21", resultInvalid, `unsupported content coding "br"`, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Encoding", "br")
+			w.Write(validSnapshot("br"))
 		}},
 		{"hanging", "127.0.0.17", resultTimeout, "timed out", func(w http.ResponseWriter, r *http.Request) {
 			select {
@@ -466,7 +496,7 @@ func TestCompressionCanBeTurnedOff(t *testing.T) {
 	fs := &fakeStore{}
 	m := NewManager(Options{Appender: fs})
 	t.Cleanup(m.Stop)
-	if err := m.ApplyConfig(Config{Interval: 200 * time.Millisecond, Timeout: 100 * time.Millisecond, BodySizeLimit: 1 << 20, Gzip: false}); err != nil {
+	if err := m.ApplyConfig(Config{Interval: 200 * time.Millisecond, Timeout: 100 * time.Millisecond, BodySizeLimit: 1 << 20, Compression: false}); err != nil {
 		t.Fatal(err)
 	}
 	m.Sync([]targets.Target{{Address: addr(a)}})

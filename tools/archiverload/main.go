@@ -45,10 +45,12 @@ type options struct {
 	variants     int
 	gzipLevel    int
 	identity     bool
+	encodings    []string
 }
 
 func main() {
 	var o options
+	var encodings string
 	app := kingpin.New("archiverload", "Run one archiver against many fake agents on loopback for a bounded time and report what it sustained.")
 	app.Flag("agents", "Number of fake agents.").Default("5000").IntVar(&o.agents)
 	app.Flag("first", "Address of the first agent (the rest follow consecutively, loopback only).").Default("127.0.0.2").StringVar(&o.first)
@@ -65,8 +67,13 @@ func main() {
 	app.Flag("profile", "Record a CPU profile of the archiver over the window with perf into this file (perf.data); a text report is written beside it.").StringVar(&o.profile)
 	app.Flag("variants", "Distinct fake machines.").Default("16").IntVar(&o.variants)
 	app.Flag("gzip-level", "gzip level of the fake agents' bodies.").Default("1").IntVar(&o.gzipLevel)
-	app.Flag("identity", "Fake agents send plain JSON even when gzip is asked for (what skipping inflate saves).").BoolVar(&o.identity)
+	app.Flag("identity", "Fake agents send plain JSON even when compression is asked for (what skipping decoding saves).").BoolVar(&o.identity)
+	app.Flag("encodings", "Content codings the fake agents offer, in order of preference: zstd,gzip like the real exporter, or gzip like older agents.").Default("zstd,gzip").StringVar(&encodings)
 	kingpin.MustParse(app.Parse(os.Args[1:]))
+	var err error
+	if o.encodings, err = agent.ParseEncodings(encodings); err != nil {
+		app.Fatalf("--encodings: %v", err)
+	}
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -120,7 +127,7 @@ func run(ctx context.Context, logger *slog.Logger, o options) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	fleet, err := agent.Start(agent.Options{Addrs: addrs, Port: o.port, Variants: o.variants, GzipLevel: o.gzipLevel, Identity: o.identity, Record: true, Logger: logger})
+	fleet, err := agent.Start(agent.Options{Addrs: addrs, Port: o.port, Variants: o.variants, GzipLevel: o.gzipLevel, Identity: o.identity, Encodings: o.encodings, Record: true, Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("start fake agents: %w", err)
 	}
@@ -150,8 +157,9 @@ func run(ctx context.Context, logger *slog.Logger, o options) (*result, error) {
 
 	res := &result{
 		Command: strings.Join(os.Args, " "), ArchiverArgs: args, Agents: o.agents, Interval: o.interval.String(),
-		Timeout: o.timeout.String(), SnapshotBytes: len(body.JSON), GzipBytes: len(body.Gzip), GzipRatio: body.Ratio(), Identity: o.identity,
-		Started: time.Now().UTC(), LoadAvg: loadAvg(), ArchiverRev: rev,
+		Timeout: o.timeout.String(), SnapshotBytes: len(body.JSON), GzipBytes: len(body.Gzip), GzipRatio: body.Ratio(), ZstdBytes: len(body.Zstd), ZstdRatio: body.ZstdRatio(), Identity: o.identity,
+		Encodings: strings.Join(o.encodings, ","),
+		Started:   time.Now().UTC(), LoadAvg: loadAvg(), ArchiverRev: rev,
 	}
 	mon := startMonitor(arch.cmd.Process.Pid)
 	defer mon.stop()
@@ -188,6 +196,7 @@ func run(ctx context.Context, logger *slog.Logger, o options) (*result, error) {
 		return nil, err
 	}
 	f1 := fleet.Stats()
+	res.ServedZstd, res.ServedGzip = f1.ZstdSnapshots-f0.ZstdSnapshots, f1.GzipSnapshots-f0.GzipSnapshots
 	self1, _ := sampleProc(os.Getpid())
 	res.LoadToolCores = (self1.CPUSeconds - self0.CPUSeconds) / t1.Sub(t0).Seconds()
 	if prof != nil {

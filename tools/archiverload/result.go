@@ -25,7 +25,12 @@ type result struct {
 	SnapshotBytes   int       `json:"snapshot_bytes"`
 	GzipBytes       int       `json:"gzip_bytes"`
 	GzipRatio       float64   `json:"gzip_ratio"`
-	Identity        bool      `json:"identity"` // agents ignored Accept-Encoding
+	ZstdBytes       int       `json:"zstd_bytes"`
+	ZstdRatio       float64   `json:"zstd_ratio"`
+	Identity        bool      `json:"identity"`  // agents ignored Accept-Encoding
+	Encodings       string    `json:"encodings"` // what the agents offered
+	ServedZstd      int64     `json:"served_zstd"`
+	ServedGzip      int64     `json:"served_gzip"`
 	WindowSeconds   float64   `json:"window_seconds"`
 	Scheduled       int64     `json:"scheduled"`
 	Requested       int64     `json:"requested"` // /snapshot responses the fake agents sent in the window
@@ -179,10 +184,10 @@ func (r *result) print(w io.Writer) {
 	if r.Identity {
 		p("snapshot", "%d B, served as plain JSON (--identity)", r.SnapshotBytes)
 	} else {
-		p("snapshot", "%d B, gzip %d B (%.2fx)", r.SnapshotBytes, r.GzipBytes, r.GzipRatio)
+		p("snapshot", "%d B, zstd %d B (%.2fx), gzip %d B (%.2fx); agents offer %s", r.SnapshotBytes, r.ZstdBytes, r.ZstdRatio, r.GzipBytes, r.GzipRatio, r.Encodings)
 	}
 	p("scheduled scrapes", "%d", r.Scheduled)
-	p("served by agents", "%d", r.Requested)
+	p("served by agents", "%d (zstd %d, gzip %d, plain %d)", r.Requested, r.ServedZstd, r.ServedGzip, r.Requested-r.ServedZstd-r.ServedGzip)
 	p("stored (on disk)", "%d  = %.2f%% of scheduled", r.Stored, r.StoredPercent)
 	p("stored/s", "%.0f", r.StoredPerSecond)
 	p("stored MB/s", "%.1f (line bytes); disk writes %.1f MB/s, %.0f write calls/s", r.StoredMBps, r.DiskWriteMBps, r.WriteCallsPerS)

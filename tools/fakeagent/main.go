@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -27,12 +28,17 @@ func main() {
 	variants := app.Flag("variants", "Distinct machines imitated (agent i serves machine i mod variants).").Default("16").Int()
 	refresh := app.Flag("refresh", "How often snapshots are regenerated (collected_at moves).").Default("5s").Duration()
 	level := app.Flag("gzip-level", "gzip level of the cached bodies (1 = BestSpeed, about 4x; 6 = default, about 5x).").Default("1").Int()
-	identity := app.Flag("identity", "Always send plain JSON, even when gzip is asked for.").Bool()
+	identity := app.Flag("identity", "Always send plain JSON, even when compression is asked for.").Bool()
+	encodings := app.Flag("encodings", "Content codings offered, in order of preference: zstd,gzip like the real exporter, or gzip like older agents.").Default("zstd,gzip").String()
 	duration := app.Flag("duration", "Stop after this long (0 = until SIGINT/SIGTERM).").Default("0").Duration()
 	kingpin.MustParse(app.Parse(os.Args[1:]))
+	offered, err := agent.ParseEncodings(*encodings)
+	if err != nil {
+		app.Fatalf("--encodings: %v", err)
+	}
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	opts := agent.Options{Port: *port, Variants: *variants, Refresh: *refresh, GzipLevel: *level, Identity: *identity, Logger: logger}
+	opts := agent.Options{Port: *port, Variants: *variants, Refresh: *refresh, GzipLevel: *level, Identity: *identity, Encodings: offered, Logger: logger}
 	if err := run(logger, opts, *addresses, *first, *count, *duration); err != nil {
 		logger.Error("fakeagent failed", "err", err)
 		os.Exit(1)
@@ -57,7 +63,8 @@ func run(logger *slog.Logger, opts agent.Options, addresses, first string, count
 	}
 	b := f.Bodies()[0]
 	logger.Info("serving fake agents", "agents", len(addrs), "first", f.Targets()[0], "last", f.Targets()[len(addrs)-1],
-		"snapshot_bytes", len(b.JSON), "gzip_bytes", len(b.Gzip), "gzip_ratio", fmt.Sprintf("%.2f", b.Ratio()))
+		"snapshot_bytes", len(b.JSON), "gzip_bytes", len(b.Gzip), "gzip_ratio", fmt.Sprintf("%.2f", b.Ratio()),
+		"zstd_bytes", len(b.Zstd), "zstd_ratio", fmt.Sprintf("%.2f", b.ZstdRatio()), "encodings", strings.Join(opts.Encodings, ","))
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
@@ -67,6 +74,6 @@ func run(logger *slog.Logger, opts agent.Options, addresses, first string, count
 	}
 	<-ctx.Done()
 	s := f.Stats()
-	logger.Info("stopping", "snapshots_served", s.Snapshots, "gzip", s.GzipSnapshots, "body_bytes", s.BodyBytes, "connections", s.Connections)
+	logger.Info("stopping", "snapshots_served", s.Snapshots, "zstd", s.ZstdSnapshots, "gzip", s.GzipSnapshots, "body_bytes", s.BodyBytes, "connections", s.Connections)
 	return f.Close()
 }

@@ -19,6 +19,10 @@ import (
 
 func TestEncodeRealistic(t *testing.T) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	dec16, err := snapshot.NewDecoder(16 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for seed := range uint64(16) {
 		b, err := Encode(seed, now, gzip.BestSpeed)
 		if err != nil {
@@ -48,6 +52,12 @@ func TestEncodeRealistic(t *testing.T) {
 		}
 		if plain, err := io.ReadAll(zr); err != nil || !bytes.Equal(plain, b.JSON) {
 			t.Fatalf("seed %d: gzip body does not round-trip: %v", seed, err)
+		}
+		if plain, err := dec16.Decode(nil, snapshot.Zstd, b.Zstd); err != nil || !bytes.Equal(plain, b.JSON) {
+			t.Fatalf("seed %d: zstd body does not round-trip: %v", seed, err)
+		}
+		if r := b.ZstdRatio(); r < 3.5 || r > 6 {
+			t.Errorf("seed %d: zstd ratio %.2f, want 3.5..6", seed, r)
 		}
 		kernel, java := 0, 0
 		for _, p := range s.Processes {
@@ -132,17 +142,6 @@ func TestConsecutive(t *testing.T) {
 	}
 }
 
-func TestAcceptsGzip(t *testing.T) {
-	for h, want := range map[string]bool{
-		"": false, "gzip": true, "identity": false, "deflate, gzip;q=1.0, *;q=0.5": true,
-		"GZIP": true, "gzip;q=0": false, "br, gzip ; q=0.8": true,
-	} {
-		if got := acceptsGzip(h); got != want {
-			t.Errorf("acceptsGzip(%q) = %v, want %v", h, got, want)
-		}
-	}
-}
-
 // freePort finds a port free on the first address; the fleet binds the
 // same port on every address of a range nobody else uses.
 func freePort(t *testing.T, a netip.Addr) int {
@@ -184,7 +183,14 @@ func TestFleetServesEveryAgent(t *testing.T) {
 		wg.Go(func() {
 			for i := range work {
 				// Validating every body would test CheckRaw, not the fleet.
-				if err := checkAgent(client, targets[i], i%7 == 0, i%50 == 0); err != nil {
+				accept, want := "", snapshot.Identity
+				switch {
+				case i%7 == 0:
+					accept, want = "gzip", snapshot.Gzip
+				case i%5 == 0:
+					accept, want = snapshot.AcceptEncoding, snapshot.Zstd
+				}
+				if err := checkAgent(client, targets[i], accept, want, i%50 == 0); err != nil {
 					errs <- err
 				}
 			}
@@ -203,6 +209,9 @@ func TestFleetServesEveryAgent(t *testing.T) {
 	if st.Snapshots != int64(n) {
 		t.Errorf("served %d snapshots, want %d", st.Snapshots, n)
 	}
+	if wantGzip, wantZstd := int64((n+6)/7), int64((n+4)/5-(n+34)/35); st.GzipSnapshots != wantGzip || st.ZstdSnapshots != wantZstd {
+		t.Errorf("served %d gzip and %d zstd snapshots, want %d and %d", st.GzipSnapshots, st.ZstdSnapshots, wantGzip, wantZstd)
+	}
 	for _, i := range []int{0, n / 2, n - 1} {
 		if got := len(f.Arrivals(i)); got != 1 {
 			t.Errorf("agent %d: %d arrivals recorded, want 1", i, got)
@@ -210,33 +219,35 @@ func TestFleetServesEveryAgent(t *testing.T) {
 	}
 }
 
-func checkAgent(client *http.Client, target string, gz, validate bool) error {
+var checkDecoder, _ = snapshot.NewDecoder(16 << 20)
+
+func checkAgent(client *http.Client, target, accept, want string, validate bool) error {
 	req, err := http.NewRequest(http.MethodGet, "http://"+target+"/snapshot", nil)
 	if err != nil {
 		return err
 	}
-	if gz {
-		req.Header.Set("Accept-Encoding", "gzip")
+	if accept != "" {
+		req.Header.Set("Accept-Encoding", accept)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	var body io.Reader = resp.Body
-	if gz {
-		if resp.Header.Get("Content-Encoding") != "gzip" {
-			return fmt.Errorf("%s: gzip asked but not served", target)
-		}
-		zr, err := gzip.NewReader(resp.Body)
-		if err != nil {
-			return err
-		}
-		body = zr
-	}
-	raw, err := io.ReadAll(body)
+	wire, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return err
+	}
+	coding := resp.Header.Get("Content-Encoding")
+	if coding == "" {
+		coding = snapshot.Identity
+	}
+	if coding != want {
+		return fmt.Errorf("%s: Accept-Encoding %q answered with %q, want %q", target, accept, coding, want)
+	}
+	raw, err := checkDecoder.Decode(nil, coding, wire)
+	if err != nil {
+		return fmt.Errorf("%s: %w", target, err)
 	}
 	if len(raw) < 50_000 {
 		return fmt.Errorf("%s: body of %d bytes", target, len(raw))

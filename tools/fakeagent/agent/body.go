@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/prexmon/prexmon/exporter/snapshot"
 )
 
 // Body is one snapshot encoded once and compressed once, so that serving it
@@ -13,6 +15,7 @@ import (
 type Body struct {
 	JSON []byte
 	Gzip []byte
+	Zstd []byte // as the real exporter compresses it
 }
 
 // Encode generates the machine of seed at now and returns its JSON and its
@@ -34,8 +37,26 @@ func Encode(seed uint64, now time.Time, level int) (Body, error) {
 	if err := zw.Close(); err != nil {
 		return Body{}, fmt.Errorf("gzip snapshot %d: %w", seed, err)
 	}
-	return Body{JSON: raw, Gzip: buf.Bytes()}, nil
+	zst, err := snapshot.AppendEncoded(nil, snapshot.Zstd, raw)
+	if err != nil {
+		return Body{}, fmt.Errorf("zstd snapshot %d: %w", seed, err)
+	}
+	return Body{JSON: raw, Gzip: buf.Bytes(), Zstd: zst}, nil
+}
+
+// Encoded is the body in coding, as negotiated by snapshot.NegotiateEncoding.
+func (b Body) Encoded(coding string) []byte {
+	switch coding {
+	case snapshot.Zstd:
+		return b.Zstd
+	case snapshot.Gzip:
+		return b.Gzip
+	}
+	return b.JSON
 }
 
 // Ratio is the gzip compression ratio of the body.
 func (b Body) Ratio() float64 { return float64(len(b.JSON)) / float64(len(b.Gzip)) }
+
+// ZstdRatio is the zstd compression ratio of the body.
+func (b Body) ZstdRatio() float64 { return float64(len(b.JSON)) / float64(len(b.Zstd)) }

@@ -9,11 +9,14 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prexmon/prexmon/exporter/snapshot"
 )
 
 // Options configures a Fleet.
@@ -29,8 +32,12 @@ type Options struct {
 	// GzipLevel is the compression level of the cached gzip bodies
 	// (default gzip.BestSpeed, about 4x on these bodies).
 	GzipLevel int
+	// Encodings are the content codings the agents offer, in order of
+	// preference, as snapshot.NegotiateEncoding takes them: nil means zstd
+	// then gzip, like the real exporter; {"gzip"} imitates older agents.
+	Encodings []string
 	// Identity ignores Accept-Encoding and always sends plain JSON, to
-	// measure what a scraper saves when it does not have to inflate.
+	// measure what a scraper saves when it does not have to decode.
 	Identity bool
 	// Record keeps the arrival time of every /snapshot request per agent for
 	// schedule analysis; leave it off for long-running fleets.
@@ -42,6 +49,7 @@ type Options struct {
 type Stats struct {
 	Snapshots     int64 // /snapshot responses with a body
 	GzipSnapshots int64 // of which gzip-encoded
+	ZstdSnapshots int64 // of which zstd-encoded
 	BodyBytes     int64 // body bytes written for /snapshot
 	Connections   int64 // accepted connections
 }
@@ -55,7 +63,7 @@ type Fleet struct {
 	index     map[netip.Addr]int
 	bodies    atomic.Pointer[[]Body]
 	agents    []agentState
-	stats     struct{ snapshots, gzip, bytes, conns atomic.Int64 }
+	stats     struct{ snapshots, gzip, zstd, bytes, conns atomic.Int64 }
 	stop      chan struct{}
 	closeOnce sync.Once
 	closeErr  error
@@ -151,7 +159,7 @@ func (f *Fleet) Targets() []string {
 // Stats returns the counters so far.
 func (f *Fleet) Stats() Stats {
 	return Stats{
-		Snapshots: f.stats.snapshots.Load(), GzipSnapshots: f.stats.gzip.Load(),
+		Snapshots: f.stats.snapshots.Load(), GzipSnapshots: f.stats.gzip.Load(), ZstdSnapshots: f.stats.zstd.Load(),
 		BodyBytes: f.stats.bytes.Load(), Connections: f.stats.conns.Load(),
 	}
 }
@@ -211,6 +219,27 @@ func (f *Fleet) refresh(now time.Time) error {
 	return nil
 }
 
+// ParseEncodings reads a comma-separated list of offered codings (zstd,
+// gzip), the form of the tools' --encodings flags.
+func ParseEncodings(list string) ([]string, error) {
+	var out []string
+	for c := range strings.SplitSeq(list, ",") {
+		switch c = strings.ToLower(strings.TrimSpace(c)); c {
+		case snapshot.Zstd, snapshot.Gzip:
+			if !slices.Contains(out, c) {
+				out = append(out, c)
+			}
+		case "":
+		default:
+			return nil, fmt.Errorf("unknown coding %q (want zstd or gzip)", c)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no coding offered (use --identity for plain JSON)")
+	}
+	return out, nil
+}
+
 func (f *Fleet) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 	i, _ := r.Context().Value(agentKey{}).(int)
 	if f.opts.Record {
@@ -225,25 +254,24 @@ func (f *Fleet) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h["Content-Type"] = []string{"application/json"}
 	h["Vary"] = []string{"Accept-Encoding"}
-	if !f.opts.Identity && acceptsGzip(r.Header.Get("Accept-Encoding")) {
-		body = b.Gzip
-		h["Content-Encoding"] = []string{"gzip"}
+	coding := snapshot.Identity
+	if !f.opts.Identity {
+		coding = snapshot.NegotiateEncoding(r.Header.Get("Accept-Encoding"), f.opts.Encodings...)
+	}
+	switch coding {
+	case snapshot.Zstd:
+		f.stats.zstd.Add(1)
+	case snapshot.Gzip:
 		f.stats.gzip.Add(1)
+	}
+	if coding != snapshot.Identity {
+		body = b.Encoded(coding)
+		h["Content-Encoding"] = []string{coding}
 	}
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	n, _ := w.Write(body)
 	f.stats.snapshots.Add(1)
 	f.stats.bytes.Add(int64(n))
-}
-
-func acceptsGzip(header string) bool {
-	for part := range strings.SplitSeq(header, ",") {
-		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.EqualFold(strings.TrimSpace(coding), "gzip") {
-			return strings.ReplaceAll(strings.TrimSpace(params), " ", "") != "q=0"
-		}
-	}
-	return false
 }
 
 func (f *Fleet) serveMetrics(w http.ResponseWriter, _ *http.Request) {
