@@ -17,6 +17,7 @@ import (
 
 	"github.com/prexmon/prexmon/archiver/scrape"
 	"github.com/prexmon/prexmon/archiver/store"
+	"github.com/prexmon/prexmon/exporter/snapshot"
 )
 
 // Options wires the handler to the rest of the archiver. The func fields are
@@ -63,6 +64,7 @@ type api struct {
 	maxBody  int64
 	slots    chan struct{}
 	bodyPool bufferPool
+	decoder  *snapshot.Decoder // pushed bodies, bounded by maxBody
 }
 
 // New returns the handler for every archiver endpoint except /metrics,
@@ -94,6 +96,8 @@ func New(o Options) http.Handler {
 			Help: "Query API requests by endpoint and HTTP status code.",
 		}, []string{"endpoint", "code"}),
 	}
+	// The limit is positive by now, the only way NewDecoder fails.
+	a.decoder, _ = snapshot.NewDecoder(o.MaxBodyBytes)
 	for _, p := range o.TrustedProxies {
 		a.trusted = append(a.trusted, p.Masked())
 	}

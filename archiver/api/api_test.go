@@ -20,6 +20,7 @@ import (
 
 	"github.com/prexmon/prexmon/archiver/scrape"
 	"github.com/prexmon/prexmon/archiver/store"
+	"github.com/prexmon/prexmon/exporter/snapshot"
 )
 
 const (
@@ -264,6 +265,14 @@ func gz(b []byte) []byte {
 	return buf.Bytes()
 }
 
+func zst(b []byte) []byte {
+	out, err := snapshot.AppendEncoded(nil, snapshot.Zstd, b)
+	if err != nil {
+		panic(err)
+	}
+	return out
+}
+
 func multipartBody(b []byte) (string, []byte) {
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
@@ -291,7 +300,12 @@ func TestPush(t *testing.T) {
 		{"plain", nil, "/api/v1/snapshots", good, map[string]string{"Authorization": auth}, 200, "stored", "127.0.0.1"},
 		{"upload alias", nil, "/upload", good, map[string]string{"Authorization": auth}, 200, "stored", "127.0.0.1"},
 		{"gzip", nil, "/api/v1/snapshots", gz(good), map[string]string{"Authorization": auth, "Content-Encoding": "gzip"}, 200, "stored", "127.0.0.1"},
+		{"zstd", nil, "/api/v1/snapshots", zst(good), map[string]string{"Authorization": auth, "Content-Encoding": "zstd"}, 200, "stored", "127.0.0.1"},
 		{"multipart", nil, "/upload", mpBody, map[string]string{"Authorization": auth, "Content-Type": mpType}, 200, "stored", "127.0.0.1"},
+		{"gzipped multipart", nil, "/upload", gz(mpBody), map[string]string{"Authorization": auth, "Content-Type": mpType, "Content-Encoding": "gzip"}, 200, "stored", "127.0.0.1"},
+		{"bad zstd", nil, "/api/v1/snapshots", good, map[string]string{"Authorization": auth, "Content-Encoding": "zstd"}, 400, "bad_request", ""},
+		{"zstd bomb", func(o *Options) { o.MaxBodyBytes = 1024 }, "/api/v1/snapshots", zst(big), map[string]string{"Authorization": auth, "Content-Encoding": "zstd"}, 413, "too_large", ""},
+		{"bad multipart", nil, "/upload", good, map[string]string{"Authorization": auth, "Content-Type": mpType}, 400, "bad_request", ""},
 		{"no token", nil, "/api/v1/snapshots", good, nil, 401, "unauthorized", ""},
 		{"bad token", nil, "/api/v1/snapshots", good, map[string]string{"Authorization": "Bearer x"}, 401, "unauthorized", ""},
 		{"push disabled", func(o *Options) { o.WriteTokens = func() []string { return nil } }, "/api/v1/snapshots", good, map[string]string{"Authorization": auth}, 403, "forbidden", ""},

@@ -2,7 +2,6 @@ package api
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -61,9 +60,10 @@ func (a *api) push(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	buf := a.bodyPool.get()
-	defer a.bodyPool.put(buf)
-	code, typ, err := a.readBody(w, r, buf)
+	wire, plain := a.bodyPool.get(), a.bodyPool.get()
+	defer a.bodyPool.put(wire)
+	defer a.bodyPool.put(plain)
+	body, code, typ, err := a.readBody(w, r, wire, plain)
 	if err != nil {
 		res := "bad_request"
 		if code == http.StatusRequestEntityTooLarge {
@@ -72,7 +72,7 @@ func (a *api) push(w http.ResponseWriter, r *http.Request) {
 		fail(code, res, typ, err.Error())
 		return
 	}
-	if err := snapshot.CheckRaw(buf.Bytes()); err != nil {
+	if err := snapshot.CheckRaw(body); err != nil {
 		fail(http.StatusBadRequest, "bad_request", errBadData, err.Error())
 		return
 	}
@@ -80,7 +80,7 @@ func (a *api) push(w http.ResponseWriter, r *http.Request) {
 	now := time.Now().UTC()
 	ctx, cancel := context.WithTimeout(r.Context(), pushTimeout)
 	defer cancel()
-	err = a.o.Store.AppendSync(ctx, store.Record{IP: client, ScrapedAt: now, Snapshot: buf.Bytes()})
+	err = a.o.Store.AppendSync(ctx, store.Record{IP: client, ScrapedAt: now, Snapshot: body})
 	switch {
 	case errors.Is(err, store.ErrClosed):
 		fail(http.StatusServiceUnavailable, "error", errUnavailable, "archiver is shutting down; retry")
@@ -91,45 +91,56 @@ func (a *api) push(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	result = "stored"
-	a.log.Debug("push stored", "client", client, "bytes", buf.Len())
-	writeData(w, map[string]any{"ip": client.String(), "scraped_at": now, "bytes": buf.Len()})
+	a.log.Debug("push stored", "client", client, "bytes", len(body))
+	writeData(w, map[string]any{"ip": client.String(), "scraped_at": now, "bytes": len(body)})
 }
 
-// readBody reads the pushed snapshot into buf: the raw body, gzip-encoded
-// or not, or the first part of a multipart form as the original Python
-// agents send it. The limit applies after decompression, so a small gzip
-// bomb cannot inflate past it.
-func (a *api) readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer) (int, string, error) {
-	var body io.Reader = http.MaxBytesReader(w, r.Body, a.maxBody)
-	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
-	case "", "identity":
-	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(body)
-		if err != nil {
-			return http.StatusBadRequest, errBadData, fmt.Errorf("invalid gzip body: %w", err)
+// readBody returns the pushed snapshot: the raw body, zstd- or
+// gzip-encoded or not, or the first part of a multipart form as the
+// original Python agents send it. wire holds the body as sent and plain
+// the decoded one. The limit applies both to what is sent and to what it
+// decodes to, so a small bomb cannot expand past it.
+func (a *api) readBody(w http.ResponseWriter, r *http.Request, wire, plain *bytes.Buffer) ([]byte, int, string, error) {
+	tooLarge := func() ([]byte, int, string, error) {
+		return nil, http.StatusRequestEntityTooLarge, errTooLarge, fmt.Errorf("snapshot larger than %d bytes", a.maxBody)
+	}
+	n, err := wire.ReadFrom(http.MaxBytesReader(w, r.Body, a.maxBody))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe) || n > a.maxBody:
+		return tooLarge()
+	case err != nil:
+		return nil, http.StatusBadRequest, errBadData, fmt.Errorf("cannot read body: %w", err)
+	}
+	body := wire.Bytes()
+	if enc := r.Header.Get("Content-Encoding"); enc != "" {
+		out, err := a.decoder.Decode(plain.AvailableBuffer(), enc, body)
+		switch {
+		case errors.Is(err, snapshot.ErrTooLarge):
+			return tooLarge()
+		case errors.Is(err, snapshot.ErrUnsupportedEncoding):
+			return nil, http.StatusUnsupportedMediaType, errUnsupported, err
+		case err != nil:
+			return nil, http.StatusBadRequest, errBadData, err
 		}
-		defer zr.Close()
-		body = zr
-	default:
-		return http.StatusUnsupportedMediaType, errUnsupported, fmt.Errorf("unsupported Content-Encoding %q (use gzip or none)", truncate(enc))
+		// Write keeps a buffer that Decode had to grow for the pool; when
+		// out already lives in plain it copies the bytes onto themselves.
+		plain.Write(out)
+		body = plain.Bytes()
 	}
 	if mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && mt == "multipart/form-data" {
-		part, err := multipart.NewReader(body, params["boundary"]).NextPart()
+		part, err := multipart.NewReader(bytes.NewReader(body), params["boundary"]).NextPart()
 		if err != nil {
-			return http.StatusBadRequest, errBadData, fmt.Errorf("invalid multipart body: %w", err)
+			return nil, http.StatusBadRequest, errBadData, fmt.Errorf("invalid multipart body: %w", err)
 		}
 		defer part.Close()
-		body = part
+		// The form is the legacy path; a copy of its part costs nothing
+		// that matters.
+		if body, err = io.ReadAll(part); err != nil {
+			return nil, http.StatusBadRequest, errBadData, fmt.Errorf("invalid multipart body: %w", err)
+		}
 	}
-	n, err := buf.ReadFrom(io.LimitReader(body, a.maxBody+1))
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge) || n > a.maxBody:
-		return http.StatusRequestEntityTooLarge, errTooLarge, fmt.Errorf("snapshot larger than %d bytes", a.maxBody)
-	case err != nil:
-		return http.StatusBadRequest, errBadData, fmt.Errorf("cannot read body: %w", err)
-	}
-	return 0, "", nil
+	return body, 0, "", nil
 }
 
 // clientIP is the pushing agent's address: the TCP peer, or, when the peer

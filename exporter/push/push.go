@@ -4,9 +4,9 @@ package push
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/prexmon/prexmon/exporter/collector"
+	"github.com/prexmon/prexmon/exporter/snapshot"
 )
 
 // Path is the archiver's push intake.
@@ -66,24 +67,42 @@ func Once(ctx context.Context, o Options, set *collector.Set, version string, lo
 	}
 	ctx, cancel = context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var body bytes.Buffer
-	gz := gzip.NewWriter(&body)
-	if err := json.NewEncoder(gz).Encode(coll.Snapshot(version)); err != nil {
+	plain, err := json.Marshal(coll.Snapshot(version))
+	if err != nil {
 		return fmt.Errorf("encode snapshot: %w", err)
 	}
-	if err := gz.Close(); err != nil {
+	return send(ctx, strings.TrimRight(o.URL, "/")+Path, plain, o.BearerTokenFile, logger)
+}
+
+// send posts plain as zstd; an archiver older than zstd answers 415 and
+// gets gzip.
+func send(ctx context.Context, url string, plain []byte, tokenFile string, logger *slog.Logger) error {
+	var err error
+	for _, coding := range []string{snapshot.Zstd, snapshot.Gzip} {
+		err = post(ctx, url, coding, plain, tokenFile, logger)
+		if !errors.Is(err, errUnsupportedCoding) {
+			break
+		}
+	}
+	return err
+}
+
+var errUnsupportedCoding = errors.New("content coding refused")
+
+func post(ctx context.Context, url, coding string, plain []byte, tokenFile string, logger *slog.Logger) error {
+	body, err := snapshot.AppendEncoded(nil, coding, plain)
+	if err != nil {
 		return fmt.Errorf("compress snapshot: %w", err)
 	}
-	url := strings.TrimRight(o.URL, "/") + Path
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, &body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("push to %s: %w", url, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Content-Encoding", "gzip")
-	if o.BearerTokenFile != "" {
+	req.Header.Set("Content-Encoding", coding)
+	if tokenFile != "" {
 		// Read on every push so a rotated token needs no restart.
-		tok, err := os.ReadFile(o.BearerTokenFile)
+		tok, err := os.ReadFile(tokenFile)
 		if err != nil {
 			return fmt.Errorf("read bearer token: %w", err)
 		}
@@ -95,10 +114,13 @@ func Once(ctx context.Context, o Options, set *collector.Set, version string, lo
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	if resp.StatusCode == http.StatusUnsupportedMediaType {
+		return fmt.Errorf("push to %s: %w (%s): %s", url, errUnsupportedCoding, coding, bytes.TrimSpace(msg))
+	}
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("push to %s: %s: %s", url, resp.Status, bytes.TrimSpace(msg))
 	}
-	logger.Debug("pushed snapshot", "url", url, "bytes", body.Len())
+	logger.Debug("pushed snapshot", "url", url, "coding", coding, "bytes", len(body))
 	return nil
 }
 

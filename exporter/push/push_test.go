@@ -1,0 +1,74 @@
+package push
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/prexmon/prexmon/exporter/snapshot"
+)
+
+// TestSendFallsBackToGzip posts to an intake that knows only the codings it
+// is given, as an older archiver does, and checks what arrives.
+func TestSendFallsBackToGzip(t *testing.T) {
+	plain := []byte(`{"schema_version":1,"host":{"hostname":"h"}}`)
+	dec, err := snapshot.NewDecoder(1 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tok, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		accepts []string
+		want    []string // Content-Encoding of each request, in order
+		fails   bool
+	}{
+		{"current archiver", []string{"zstd", "gzip"}, []string{"zstd"}, false},
+		{"archiver without zstd", []string{"gzip"}, []string{"zstd", "gzip"}, false},
+		{"archiver with neither", nil, []string{"zstd", "gzip"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var got []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				coding := r.Header.Get("Content-Encoding")
+				mu.Lock()
+				got = append(got, coding)
+				mu.Unlock()
+				if r.Header.Get("Authorization") != "Bearer s3cret" {
+					http.Error(w, "bad token", http.StatusUnauthorized)
+					return
+				}
+				if !slices.Contains(tc.accepts, coding) {
+					http.Error(w, "unsupported Content-Encoding", http.StatusUnsupportedMediaType)
+					return
+				}
+				wire, _ := io.ReadAll(r.Body)
+				body, err := dec.Decode(nil, coding, wire)
+				if err != nil || string(body) != string(plain) {
+					http.Error(w, "body changed", http.StatusBadRequest)
+					return
+				}
+			}))
+			defer srv.Close()
+			err := send(context.Background(), srv.URL+Path, plain, tok, slog.New(slog.DiscardHandler))
+			if (err != nil) != tc.fails {
+				t.Fatalf("send: %v, want failure %v", err, tc.fails)
+			}
+			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Fatalf("requests sent %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
