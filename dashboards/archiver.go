@@ -16,7 +16,7 @@ func Archiver() Dashboard {
 	l.add(4, 4, stat("Agents up", "Registered agents whose last snapshot scrape succeeded.", "none",
 		thresholds(),
 		targets("up", a(`sum(archiver_agents{SEL,health="up"})`))))
-	l.add(4, 4, stat("Agents down", "Registered agents whose last snapshot scrape failed; /api/v1/agents says why (ArchiverAgentNotArchived alert after 10 minutes).", "none",
+	l.add(4, 4, stat("Agents down", "Registered agents whose last snapshot scrape failed; /api/v1/agents says why (the ArchiverAgentNotArchived alert names each one after 10 minutes without a stored snapshot).", "none",
 		thresholds(1, "red"),
 		targets("down", a(`sum(archiver_agents{SEL,health="down"})`))))
 	l.add(4, 4, stat("Scrape failures", "Share of snapshot scrapes that failed over the last 5 minutes (ArchiverScrapeFailures alert above 10%).", "percentunit",
@@ -55,6 +55,10 @@ func Archiver() Dashboard {
 			"agents", a(`archiver_targets{SEL}`),
 			"failing files", a(`archiver_sd_files_failing{SEL}`),
 		)))
+
+	l.add(24, 8, bargauge("Longest since archived", "Agents whose last stored snapshot is oldest (top 10). A healthy agent stays below its scrape interval; the ArchiverAgentNotArchived alert names any agent past 10 minutes. Agents not stored at all since the archiver started are in Agents down.", "s", 0, 900,
+		thresholds(300, "orange", 600, "red"),
+		instant(targets("{{target}}", a(`topk(10, time() - (archiver_agent_last_archived_timestamp_seconds{SEL} > 0))`)), "time_series")))
 
 	l.row("Storage", "")
 	l.add(8, 8, timeseries("Write throughput", "Bytes of snapshot lines appended to day files per second.", "Bps", false,

@@ -108,12 +108,6 @@ func (l *loop) status() AgentStatus {
 	return l.st
 }
 
-func (l *loop) health() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.st.Health
-}
-
 func (l *loop) run() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -185,6 +179,7 @@ func (l *loop) scrape(s *settings, start time.Time) {
 	} else {
 		l.st.Health = HealthUp
 		l.st.LastError = ""
+		l.st.LastSuccess = l.st.LastScrape
 	}
 	l.mu.Unlock()
 	if err != nil {

@@ -59,13 +59,16 @@ type Options struct {
 
 // AgentStatus is what /api/v1/agents shows for one registered agent.
 type AgentStatus struct {
-	Target       string            `json:"target"`
-	IP           string            `json:"ip"`
-	Labels       map[string]string `json:"labels"`
-	Health       string            `json:"health"` // "up", "down", "unknown" (not scraped yet)
-	LastScrape   time.Time         `json:"last_scrape"`
-	LastError    string            `json:"last_error"`
-	LastDuration float64           `json:"last_duration_seconds"`
+	Target     string            `json:"target"`
+	IP         string            `json:"ip"`
+	Labels     map[string]string `json:"labels"`
+	Health     string            `json:"health"` // "up", "down", "unknown" (not scraped yet)
+	LastScrape time.Time         `json:"last_scrape"`
+	// LastSuccess is the start of the last scrape whose snapshot was
+	// stored: how far back this agent's history is complete.
+	LastSuccess  time.Time `json:"last_success"`
+	LastError    string    `json:"last_error"`
+	LastDuration float64   `json:"last_duration_seconds"`
 }
 
 // Health values of AgentStatus.
@@ -243,31 +246,20 @@ func (m *Manager) Stop() {
 // Agents lists the registered agents with their last scrape, sorted by
 // target.
 func (m *Manager) Agents() []AgentStatus {
-	m.mu.Lock()
-	out := make([]AgentStatus, 0, len(m.loops))
-	for _, l := range m.loops {
-		out = append(out, l.status())
-	}
-	m.mu.Unlock()
+	out := m.statuses()
 	slices.SortFunc(out, func(a, b AgentStatus) int { return strings.Compare(a.Target, b.Target) })
 	return out
 }
 
-// healthCounts counts loops per health for the agents gauge.
-func (m *Manager) healthCounts() (up, down, unknown int) {
+// statuses copies every loop's status, in no particular order.
+func (m *Manager) statuses() []AgentStatus {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	out := make([]AgentStatus, 0, len(m.loops))
 	for _, l := range m.loops {
-		switch l.health() {
-		case HealthUp:
-			up++
-		case HealthDown:
-			down++
-		default:
-			unknown++
-		}
+		out = append(out, l.status())
 	}
-	return up, down, unknown
+	return out
 }
 
 // offset is the target's stable place in the interval: the same target

@@ -68,14 +68,41 @@ func (m *metrics) register(reg prometheus.Registerer) {
 	reg.MustRegister(m.scrapes, m.duration, m.lag, m.missed, m.targets, agentsCollector{m})
 }
 
-// agentsCollector counts agents by health when scraped, instead of keeping
-// a gauge in step with every loop's transitions.
+// lastArchivedDesc is one series per registered agent, so an alert can
+// name the agent whose history has a hole, not just count them; it goes
+// when the agent is deregistered.
+var lastArchivedDesc = prometheus.NewDesc(
+	"archiver_agent_last_archived_timestamp_seconds",
+	"Unix time of the scrape whose snapshot of this agent was last stored; 0 if none since the archiver started.",
+	[]string{"target"}, nil,
+)
+
+// agentsCollector reads the loops when scraped, instead of keeping gauges
+// in step with every loop's transitions.
 type agentsCollector struct{ m *metrics }
 
-func (c agentsCollector) Describe(ch chan<- *prometheus.Desc) { c.m.agents.Describe(ch) }
+func (c agentsCollector) Describe(ch chan<- *prometheus.Desc) {
+	c.m.agents.Describe(ch)
+	ch <- lastArchivedDesc
+}
 
 func (c agentsCollector) Collect(ch chan<- prometheus.Metric) {
-	up, down, unknown := c.m.mgr.healthCounts()
+	var up, down, unknown int
+	for _, st := range c.m.mgr.statuses() {
+		switch st.Health {
+		case HealthUp:
+			up++
+		case HealthDown:
+			down++
+		default:
+			unknown++
+		}
+		var ts float64
+		if !st.LastSuccess.IsZero() {
+			ts = float64(st.LastSuccess.UnixNano()) / 1e9
+		}
+		ch <- prometheus.MustNewConstMetric(lastArchivedDesc, prometheus.GaugeValue, ts, st.Target)
+	}
 	c.m.agents.WithLabelValues(HealthUp).Set(float64(up))
 	c.m.agents.WithLabelValues(HealthDown).Set(float64(down))
 	c.m.agents.WithLabelValues(HealthUnknown).Set(float64(unknown))

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -573,5 +574,93 @@ func TestTimeoutEqualToIntervalKeepsEverySlot(t *testing.T) {
 	})
 	if n := testutil.ToFloat64(m.m.missed); n != 0 {
 		t.Errorf("%v slots missed", n)
+	}
+}
+
+// TestLastArchivedMetric checks the per-agent series an alert names the
+// unarchived agent by: the time of the last stored snapshot, 0 for an agent
+// never stored, and no series once the agent is deregistered.
+func TestLastArchivedMetric(t *testing.T) {
+	good := agent(t, "127.0.0.22", func(w http.ResponseWriter, r *http.Request) { w.Write(validSnapshot("good")) })
+	var broken atomic.Bool
+	flaky := agent(t, "127.0.0.23", func(w http.ResponseWriter, r *http.Request) {
+		if broken.Load() {
+			http.Error(w, "broken", http.StatusInternalServerError)
+			return
+		}
+		w.Write(validSnapshot("flaky"))
+	})
+	down := agent(t, "127.0.0.24", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down", http.StatusInternalServerError)
+	})
+	fs := &fakeStore{}
+	m, reg := newTestManager(t, fs, 100*time.Millisecond, 80*time.Millisecond, 1<<20)
+	all := []targets.Target{{Address: addr(good)}, {Address: addr(flaky)}, {Address: addr(down)}}
+	m.Sync(all)
+
+	lastArchived := func() (map[string]float64, error) {
+		mfs, err := reg.Gather()
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]float64{}
+		for _, mf := range mfs {
+			if mf.GetName() != "archiver_agent_last_archived_timestamp_seconds" {
+				continue
+			}
+			for _, s := range mf.GetMetric() {
+				out[s.GetLabel()[0].GetValue()] = s.GetGauge().GetValue()
+			}
+		}
+		return out, nil
+	}
+	waitFor(t, "every agent scraped, flaky stored", func() error {
+		for _, tg := range all {
+			if st, _ := agentStatus(m, tg.Address); st.LastScrape.IsZero() {
+				return fmt.Errorf("%s not scraped yet", tg.Address)
+			}
+		}
+		if len(fs.byTarget(addr(flaky))) == 0 {
+			return errors.New("flaky not stored yet")
+		}
+		return nil
+	})
+	broken.Store(true)
+	var stuck float64
+	waitFor(t, "flaky down", func() error {
+		st, _ := agentStatus(m, addr(flaky))
+		if st.Health != HealthDown {
+			return fmt.Errorf("flaky is %s", st.Health)
+		}
+		stuck = float64(st.LastSuccess.UnixNano()) / 1e9
+		return nil
+	})
+	waitFor(t, "good archived again after flaky broke", func() error {
+		got, err := lastArchived()
+		if err != nil {
+			return err
+		}
+		if len(got) != 3 {
+			return fmt.Errorf("series %v, want one per agent", got)
+		}
+		if got[addr(down)] != 0 {
+			return fmt.Errorf("never-archived agent at %v, want 0", got[addr(down)])
+		}
+		if got[addr(flaky)] != stuck || stuck == 0 {
+			return fmt.Errorf("flaky at %v, want its last success %v", got[addr(flaky)], stuck)
+		}
+		if got[addr(good)] <= stuck {
+			return fmt.Errorf("good at %v, not after flaky's last success %v", got[addr(good)], stuck)
+		}
+		return nil
+	})
+
+	m.Sync(all[:1])
+	got, err := lastArchived()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got[addr(flaky)]; ok || len(got) != 1 {
+		t.Fatalf("series after deregistering two agents: %v, want only %s", got, addr(good))
 	}
 }
