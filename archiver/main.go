@@ -179,8 +179,8 @@ func serve(logger *slog.Logger, reg *prometheus.Registry, st *store.Store, cfg *
 		WriteTokens:    func() []string { return rl.current().API.WriteTokens },
 		ReadTokens:     func() []string { return rl.current().API.ReadTokens },
 		PushAllowed:    func(a netip.Addr) bool { return rl.current().API.PushAllowedFrom(a) },
-		TrustedProxies: cfg.API.Proxies,
-		MaxBodyBytes:   int64(cfg.BodySizeLimit),
+		TrustedProxies: func() []netip.Prefix { return rl.current().API.Proxies },
+		MaxBodyBytes:   func() int64 { return int64(rl.current().BodySizeLimit) },
 		Logger:         logger.With("component", "api"),
 		Registerer:     reg,
 	}))

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -38,10 +39,12 @@ type Options struct {
 	// PushAllowed is the push_allowed_cidrs check on the client address
 	// (nil: every address may push).
 	PushAllowed func(netip.Addr) bool
-	// TrustedProxies are the only peers whose X-Forwarded-For is believed.
-	TrustedProxies []netip.Prefix
-	// MaxBodyBytes bounds a pushed snapshot after decompression (default 16 MiB).
-	MaxBodyBytes int64
+	// TrustedProxies are the only peers whose X-Forwarded-For is believed
+	// (nil: none), asked at every push so a reload applies at once.
+	TrustedProxies func() []netip.Prefix
+	// MaxBodyBytes bounds a pushed snapshot, as sent and after
+	// decompression (nil or <= 0: DefaultMaxBodyBytes); asked at every push.
+	MaxBodyBytes func() int64
 	// MaxQueries bounds the snapshot and file queries served at once
 	// (default 32); more wait their turn. Each holds files and about a
 	// megabyte of buffers, and descriptors are shared with the scrapes.
@@ -49,6 +52,34 @@ type Options struct {
 	Logger     *slog.Logger
 	// Registerer receives the API metrics (default: a private registry).
 	Registerer prometheus.Registerer
+}
+
+// maxBody is the push limit now.
+func (a *api) maxBody() int64 {
+	if a.o.MaxBodyBytes != nil {
+		if n := a.o.MaxBodyBytes(); n > 0 {
+			return n
+		}
+	}
+	return DefaultMaxBodyBytes
+}
+
+// pushDecoder is a decoder bounded by limit, kept while the limit stays.
+func (a *api) pushDecoder(limit int64) *snapshot.Decoder {
+	if d := a.decoder.Load(); d != nil && d.Limit() == limit {
+		return d
+	}
+	d, _ := snapshot.NewDecoder(limit) // limit > 0, the only way it fails
+	a.decoder.Store(d)
+	return d
+}
+
+// trusted are the proxies whose X-Forwarded-For is believed now.
+func (a *api) trusted() []netip.Prefix {
+	if a.o.TrustedProxies == nil {
+		return nil
+	}
+	return a.o.TrustedProxies()
 }
 
 // DefaultMaxBodyBytes matches the scrape body limit so a pushed snapshot is
@@ -60,11 +91,9 @@ type api struct {
 	log      *slog.Logger
 	pushes   *prometheus.CounterVec
 	queries  *prometheus.CounterVec
-	trusted  []netip.Prefix
-	maxBody  int64
 	slots    chan struct{}
 	bodyPool bufferPool
-	decoder  *snapshot.Decoder // pushed bodies, bounded by maxBody
+	decoder  atomic.Pointer[snapshot.Decoder] // for pushes, rebuilt when the limit changes
 }
 
 // New returns the handler for every archiver endpoint except /metrics,
@@ -76,17 +105,13 @@ func New(o Options) http.Handler {
 	if o.Registerer == nil {
 		o.Registerer = prometheus.NewRegistry()
 	}
-	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = DefaultMaxBodyBytes
-	}
 	if o.MaxQueries <= 0 {
 		o.MaxQueries = 32
 	}
 	a := &api{
-		o:       o,
-		log:     o.Logger,
-		maxBody: o.MaxBodyBytes,
-		slots:   make(chan struct{}, o.MaxQueries),
+		o:     o,
+		log:   o.Logger,
+		slots: make(chan struct{}, o.MaxQueries),
 		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "archiver", Name: "push_requests_total",
 			Help: "Push requests by result (stored, unauthorized, forbidden, bad_request, too_large, error).",
@@ -95,11 +120,6 @@ func New(o Options) http.Handler {
 			Namespace: "archiver", Name: "query_requests_total",
 			Help: "Query API requests by endpoint and HTTP status code.",
 		}, []string{"endpoint", "code"}),
-	}
-	// The limit is positive by now, the only way NewDecoder fails.
-	a.decoder, _ = snapshot.NewDecoder(o.MaxBodyBytes)
-	for _, p := range o.TrustedProxies {
-		a.trusted = append(a.trusted, p.Masked())
 	}
 	for _, c := range []prometheus.Collector{a.pushes, a.queries} {
 		if err := o.Registerer.Register(c); err != nil {

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -304,7 +305,7 @@ func TestPush(t *testing.T) {
 		{"multipart", nil, "/upload", mpBody, map[string]string{"Authorization": auth, "Content-Type": mpType}, 200, "stored", "127.0.0.1"},
 		{"gzipped multipart", nil, "/upload", gz(mpBody), map[string]string{"Authorization": auth, "Content-Type": mpType, "Content-Encoding": "gzip"}, 200, "stored", "127.0.0.1"},
 		{"bad zstd", nil, "/api/v1/snapshots", good, map[string]string{"Authorization": auth, "Content-Encoding": "zstd"}, 400, "bad_request", ""},
-		{"zstd bomb", func(o *Options) { o.MaxBodyBytes = 1024 }, "/api/v1/snapshots", zst(big), map[string]string{"Authorization": auth, "Content-Encoding": "zstd"}, 413, "too_large", ""},
+		{"zstd bomb", func(o *Options) { o.MaxBodyBytes = func() int64 { return 1024 } }, "/api/v1/snapshots", zst(big), map[string]string{"Authorization": auth, "Content-Encoding": "zstd"}, 413, "too_large", ""},
 		{"bad multipart", nil, "/upload", good, map[string]string{"Authorization": auth, "Content-Type": mpType}, 400, "bad_request", ""},
 		{"no token", nil, "/api/v1/snapshots", good, nil, 401, "unauthorized", ""},
 		{"bad token", nil, "/api/v1/snapshots", good, map[string]string{"Authorization": "Bearer x"}, 401, "unauthorized", ""},
@@ -314,15 +315,15 @@ func TestPush(t *testing.T) {
 		{"no schema", nil, "/api/v1/snapshots", []byte(`{"a":1}`), map[string]string{"Authorization": auth}, 400, "bad_request", ""},
 		{"bad gzip", nil, "/api/v1/snapshots", good, map[string]string{"Authorization": auth, "Content-Encoding": "gzip"}, 400, "bad_request", ""},
 		{"brotli", nil, "/api/v1/snapshots", good, map[string]string{"Authorization": auth, "Content-Encoding": "br"}, 415, "bad_request", ""},
-		{"too large", func(o *Options) { o.MaxBodyBytes = 1024 }, "/api/v1/snapshots", big, map[string]string{"Authorization": auth}, 413, "too_large", ""},
-		{"gzip bomb", func(o *Options) { o.MaxBodyBytes = 1024 }, "/api/v1/snapshots", gz(big), map[string]string{"Authorization": auth, "Content-Encoding": "gzip"}, 413, "too_large", ""},
+		{"too large", func(o *Options) { o.MaxBodyBytes = func() int64 { return 1024 } }, "/api/v1/snapshots", big, map[string]string{"Authorization": auth}, 413, "too_large", ""},
+		{"gzip bomb", func(o *Options) { o.MaxBodyBytes = func() int64 { return 1024 } }, "/api/v1/snapshots", gz(big), map[string]string{"Authorization": auth, "Content-Encoding": "gzip"}, 413, "too_large", ""},
 		{"xff untrusted", nil, "/api/v1/snapshots", good, map[string]string{"Authorization": auth, "X-Forwarded-For": "10.9.9.9"}, 200, "stored", "127.0.0.1"},
-		{"xff trusted", func(o *Options) { o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")} }, "/api/v1/snapshots", good,
+		{"xff trusted", func(o *Options) { o.TrustedProxies = loopbackProxies }, "/api/v1/snapshots", good,
 			map[string]string{"Authorization": auth, "X-Forwarded-For": "6.6.6.6, 10.9.9.9, 127.0.0.2"}, 200, "stored", "10.9.9.9"},
-		{"xff garbage", func(o *Options) { o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")} }, "/api/v1/snapshots", good,
+		{"xff garbage", func(o *Options) { o.TrustedProxies = loopbackProxies }, "/api/v1/snapshots", good,
 			map[string]string{"Authorization": auth, "X-Forwarded-For": "../../etc"}, 400, "bad_request", ""},
 		{"xff cidr applies to client", func(o *Options) {
-			o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+			o.TrustedProxies = loopbackProxies
 			o.PushAllowed = func(ip netip.Addr) bool { return netip.MustParsePrefix("10.0.0.0/8").Contains(ip) }
 		}, "/api/v1/snapshots", good, map[string]string{"Authorization": auth, "X-Forwarded-For": "192.168.1.1"}, 403, "forbidden", ""},
 	}
@@ -468,5 +469,35 @@ func TestQueriesWaitForASlot(t *testing.T) {
 	}
 	if len(a.slots) != 0 {
 		t.Fatal("slot not given back")
+	}
+}
+
+func loopbackProxies() []netip.Prefix { return []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")} }
+
+// TestPushFollowsReloadedSettings changes the trusted proxies and the body
+// limit between two pushes on one handler, as a config reload does.
+func TestPushFollowsReloadedSettings(t *testing.T) {
+	var mu sync.Mutex
+	limit, proxies := int64(1<<20), []netip.Prefix(nil)
+	f := newFixture(t, func(o *Options) {
+		o.MaxBodyBytes = func() int64 { mu.Lock(); defer mu.Unlock(); return limit }
+		o.TrustedProxies = func() []netip.Prefix { mu.Lock(); defer mu.Unlock(); return proxies }
+	})
+	body := zst([]byte(`{"schema_version":1,"pad":"` + strings.Repeat("x", 4096) + `"}`))
+	hdr := map[string]string{"Authorization": "Bearer " + writeToken, "Content-Encoding": "zstd", "X-Forwarded-For": "10.1.2.3"}
+	if r := f.do(t, "POST", "/api/v1/snapshots", bytes.NewReader(body), hdr); r.code != 200 || !strings.Contains(string(r.body), `"ip":"127.0.0.1"`) {
+		t.Fatalf("before reload: %d %s, want 200 stored under the peer 127.0.0.1", r.code, r.body)
+	}
+	mu.Lock()
+	limit, proxies = 1024, loopbackProxies()
+	mu.Unlock()
+	if r := f.do(t, "POST", "/api/v1/snapshots", bytes.NewReader(body), hdr); r.code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("after lowering the limit: %d %s, want 413", r.code, r.body)
+	}
+	mu.Lock()
+	limit = 1 << 20
+	mu.Unlock()
+	if r := f.do(t, "POST", "/api/v1/snapshots", bytes.NewReader(body), hdr); r.code != 200 || !strings.Contains(string(r.body), `"ip":"10.1.2.3"`) {
+		t.Fatalf("after trusting loopback: %d %s, want 200 stored under 10.1.2.3", r.code, r.body)
 	}
 }

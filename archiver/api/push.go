@@ -101,20 +101,21 @@ func (a *api) push(w http.ResponseWriter, r *http.Request) {
 // the decoded one. The limit applies both to what is sent and to what it
 // decodes to, so a small bomb cannot expand past it.
 func (a *api) readBody(w http.ResponseWriter, r *http.Request, wire, plain *bytes.Buffer) ([]byte, int, string, error) {
+	limit := a.maxBody()
 	tooLarge := func() ([]byte, int, string, error) {
-		return nil, http.StatusRequestEntityTooLarge, errTooLarge, fmt.Errorf("snapshot larger than %d bytes", a.maxBody)
+		return nil, http.StatusRequestEntityTooLarge, errTooLarge, fmt.Errorf("snapshot larger than %d bytes", limit)
 	}
-	n, err := wire.ReadFrom(http.MaxBytesReader(w, r.Body, a.maxBody))
+	n, err := wire.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
 	var mbe *http.MaxBytesError
 	switch {
-	case errors.As(err, &mbe) || n > a.maxBody:
+	case errors.As(err, &mbe) || n > limit:
 		return tooLarge()
 	case err != nil:
 		return nil, http.StatusBadRequest, errBadData, fmt.Errorf("cannot read body: %w", err)
 	}
 	body := wire.Bytes()
 	if enc := r.Header.Get("Content-Encoding"); enc != "" {
-		out, err := a.decoder.Decode(plain.AvailableBuffer(), enc, body)
+		out, err := a.pushDecoder(limit).Decode(plain.AvailableBuffer(), enc, body)
 		switch {
 		case errors.Is(err, snapshot.ErrTooLarge):
 			return tooLarge()
@@ -152,7 +153,8 @@ func (a *api) clientIP(r *http.Request) (netip.Addr, error) {
 		return netip.Addr{}, fmt.Errorf("cannot parse client address %q", r.RemoteAddr)
 	}
 	ip := ap.Addr().Unmap().WithZone("")
-	if !a.isTrusted(ip) {
+	trusted := a.trusted()
+	if !isTrusted(trusted, ip) {
 		return ip, nil
 	}
 	var hops []string
@@ -166,15 +168,15 @@ func (a *api) clientIP(r *http.Request) (netip.Addr, error) {
 			return netip.Addr{}, fmt.Errorf("invalid X-Forwarded-For entry %q", truncate(h))
 		}
 		ip = hop.Unmap().WithZone("")
-		if !a.isTrusted(ip) {
+		if !isTrusted(trusted, ip) {
 			break
 		}
 	}
 	return ip, nil
 }
 
-func (a *api) isTrusted(ip netip.Addr) bool {
-	for _, p := range a.trusted {
+func isTrusted(trusted []netip.Prefix, ip netip.Addr) bool {
+	for _, p := range trusted {
 		if p.Contains(ip) {
 			return true
 		}
