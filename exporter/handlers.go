@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -126,7 +127,7 @@ func (h *handlers) snapshot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := plain.Bytes()
-	coding := snapshot.NegotiateEncoding(r.Header.Get("Accept-Encoding"))
+	coding := snapshot.NegotiateEncoding(strings.Join(r.Header.Values("Accept-Encoding"), ","))
 	if coding != snapshot.Identity {
 		packed := h.bufs.Get().(*bytes.Buffer)
 		defer h.putBuffer(packed)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -79,10 +80,11 @@ func TestSnapshotEncodingNegotiation(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		accept string
+		accept string // several field lines separated by "|"
 		want   string // Content-Encoding
 	}{
 		{"", ""},
+		{"br|zstd", "zstd"}, // RFC 9110: one field may span lines
 		{"gzip", "gzip"},
 		{"br, gzip;q=0.5", "gzip"},
 		{"gzip;q=0", ""},
@@ -98,7 +100,9 @@ func TestSnapshotEncodingNegotiation(t *testing.T) {
 	for _, tt := range tests {
 		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/snapshot", nil)
 		if tt.accept != "" {
-			req.Header.Set("Accept-Encoding", tt.accept)
+			for line := range strings.SplitSeq(tt.accept, "|") {
+				req.Header.Add("Accept-Encoding", line)
+			}
 		}
 		resp, err := client.Do(req)
 		if err != nil {
@@ -112,6 +116,9 @@ func TestSnapshotEncodingNegotiation(t *testing.T) {
 		got := resp.Header.Get("Content-Encoding")
 		if got != tt.want {
 			t.Errorf("Accept-Encoding %q: Content-Encoding %q, want %q", tt.accept, got, tt.want)
+		}
+		if v := resp.Header.Get("Vary"); v != "Accept-Encoding" {
+			t.Errorf("Accept-Encoding %q: Vary %q, caches would mix codings", tt.accept, v)
 		}
 		if cl := resp.Header.Get("Content-Length"); cl != strconv.Itoa(len(wire)) {
 			t.Errorf("Accept-Encoding %q: Content-Length %q for %d bytes", tt.accept, cl, len(wire))

@@ -124,8 +124,9 @@ func (a *api) readBody(w http.ResponseWriter, r *http.Request, wire, plain *byte
 		case err != nil:
 			return nil, http.StatusBadRequest, errBadData, err
 		}
-		// Write keeps a buffer that Decode had to grow for the pool; when
-		// out already lives in plain it copies the bytes onto themselves.
+		// When out already lives in plain's storage, Write copies the bytes
+		// onto themselves; when Decode had to grow past it, Write copies
+		// them once more and plain, pooled, is large enough next time.
 		plain.Write(out)
 		body = plain.Bytes()
 	}

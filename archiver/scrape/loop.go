@@ -33,6 +33,8 @@ var (
 	outPool = slicePool{sync.Pool{New: func() any { return new([]byte) }}}
 )
 
+// slicePool holds decoded bodies as slices, because the decoder appends to
+// a slice and may return a larger one, which is what goes back.
 type slicePool struct{ p sync.Pool }
 
 func (sp *slicePool) get() *[]byte { return sp.p.Get().(*[]byte) }
@@ -44,6 +46,7 @@ func (sp *slicePool) put(b *[]byte) {
 	sp.p.Put(b)
 }
 
+// bufferPool holds bodies as received, read with bytes.Buffer.ReadFrom.
 type bufferPool struct{ p sync.Pool }
 
 func (bp *bufferPool) get() *bytes.Buffer { return bp.p.Get().(*bytes.Buffer) }
@@ -201,7 +204,7 @@ func (l *loop) fetchAndStore(ctx context.Context, s *settings, start time.Time) 
 			// resolve the name the way the proxy is expected to.
 			addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", l.host)
 			if err != nil || len(addrs) == 0 {
-				return ip, fail(resultConnection, "resolve %s: %v", l.host, err)
+				return ip, fail(resultConnection, "resolve %s: %w", l.host, err)
 			}
 			ip = addrs[0].Unmap().WithZone("")
 		} else {
@@ -217,7 +220,7 @@ func (l *loop) fetchAndStore(ctx context.Context, s *settings, start time.Time) 
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.url(s), nil)
 	if err != nil {
-		return ip, fail(resultConnection, "build request: %v", err)
+		return ip, fail(resultConnection, "build request: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
 	if s.cfg.Compression {
@@ -266,14 +269,14 @@ func (l *loop) fetchAndStore(ctx context.Context, s *settings, start time.Time) 
 		*out, err = s.decoder.Decode((*out)[:0], coding, body)
 		switch {
 		case errors.Is(err, snapshot.ErrTooLarge):
-			return ip, fail(resultTooLarge, "%v", err)
+			return ip, fail(resultTooLarge, "%w", err)
 		case err != nil:
-			return ip, fail(resultInvalid, "%v", err)
+			return ip, fail(resultInvalid, "%w", err)
 		}
 		body = *out
 	}
 	if err := snapshot.CheckRaw(body); err != nil {
-		return ip, fail(resultInvalid, "invalid snapshot: %v", err)
+		return ip, fail(resultInvalid, "invalid snapshot: %w", err)
 	}
 	if !ip.IsValid() {
 		return ip, fail(resultConnection, "no peer address for %s", l.target.Address)
@@ -286,7 +289,7 @@ func (l *loop) fetchAndStore(ctx context.Context, s *settings, start time.Time) 
 		Snapshot:  body,
 	})
 	if err != nil {
-		return ip, fail(resultStoreError, "store: %v", err)
+		return ip, fail(resultStoreError, "store: %w", err)
 	}
 	return ip, nil
 }
@@ -294,11 +297,11 @@ func (l *loop) fetchAndStore(ctx context.Context, s *settings, start time.Time) 
 // transportError classifies a network failure, telling timeouts apart.
 func transportError(ctx context.Context, err error) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fail(resultTimeout, "scrape timed out: %v", err)
+		return fail(resultTimeout, "scrape timed out: %w", err)
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return fail(resultTimeout, "scrape timed out: %v", err)
+		return fail(resultTimeout, "scrape timed out: %w", err)
 	}
-	return fail(resultConnection, "%v", err)
+	return fail(resultConnection, "%w", err)
 }

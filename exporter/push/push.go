@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prexmon/prexmon/exporter/collector"
@@ -74,21 +75,38 @@ func Once(ctx context.Context, o Options, set *collector.Set, version string, lo
 	return send(ctx, strings.TrimRight(o.URL, "/")+Path, plain, o.BearerTokenFile, logger)
 }
 
+// zstdRetry is how long an archiver that refused zstd gets gzip before
+// zstd is tried again (it may have been upgraded meanwhile).
+const zstdRetry = time.Hour
+
+// zstdRefused remembers, per push URL, when the archiver last answered 415
+// to zstd, so an older archiver does not receive every snapshot twice.
+var zstdRefused sync.Map // string → time.Time
+
 // send posts plain as zstd; an archiver older than zstd answers 415 and
-// gets gzip.
+// gets gzip, at once and for the next zstdRetry.
 func send(ctx context.Context, url string, plain []byte, tokenFile string, logger *slog.Logger) error {
+	codings := []string{snapshot.Zstd, snapshot.Gzip}
+	if at, ok := zstdRefused.Load(url); ok && time.Since(at.(time.Time)) < zstdRetry {
+		codings = codings[1:]
+	}
 	var err error
-	for _, coding := range []string{snapshot.Zstd, snapshot.Gzip} {
+	for _, coding := range codings {
 		err = post(ctx, url, coding, plain, tokenFile, logger)
 		if !errors.Is(err, errUnsupportedCoding) {
 			break
+		}
+		if coding == snapshot.Zstd {
+			zstdRefused.Store(url, time.Now())
 		}
 	}
 	return err
 }
 
+// errUnsupportedCoding is a 415 from the archiver: retry in another coding.
 var errUnsupportedCoding = errors.New("content coding refused")
 
+// post sends one snapshot in coding and reports the archiver's verdict.
 func post(ctx context.Context, url, coding string, plain []byte, tokenFile string, logger *slog.Logger) error {
 	body, err := snapshot.AppendEncoded(nil, coding, plain)
 	if err != nil {

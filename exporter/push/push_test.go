@@ -31,12 +31,13 @@ func TestSendFallsBackToGzip(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		accepts []string
-		want    []string // Content-Encoding of each request, in order
+		want    []string // Content-Encoding of each request of two pushes, in order
 		fails   bool
 	}{
-		{"current archiver", []string{"zstd", "gzip"}, []string{"zstd"}, false},
-		{"archiver without zstd", []string{"gzip"}, []string{"zstd", "gzip"}, false},
-		{"archiver with neither", nil, []string{"zstd", "gzip"}, true},
+		{"current archiver", []string{"zstd", "gzip"}, []string{"zstd", "zstd"}, false},
+		// The refusal is remembered: the second push goes straight to gzip.
+		{"archiver without zstd", []string{"gzip"}, []string{"zstd", "gzip", "gzip"}, false},
+		{"archiver with neither", nil, []string{"zstd", "gzip", "gzip"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var mu sync.Mutex
@@ -62,9 +63,11 @@ func TestSendFallsBackToGzip(t *testing.T) {
 				}
 			}))
 			defer srv.Close()
-			err := send(context.Background(), srv.URL+Path, plain, tok, slog.New(slog.DiscardHandler))
-			if (err != nil) != tc.fails {
-				t.Fatalf("send: %v, want failure %v", err, tc.fails)
+			for range 2 {
+				err := send(context.Background(), srv.URL+Path, plain, tok, slog.New(slog.DiscardHandler))
+				if (err != nil) != tc.fails {
+					t.Fatalf("send: %v, want failure %v", err, tc.fails)
+				}
 			}
 			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
 				t.Fatalf("requests sent %v, want %v", got, tc.want)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -28,6 +29,15 @@ func TestNegotiateEncoding(t *testing.T) {
 		{"gzip;q=0.000", Identity},
 		{"gzip;q=bogus", Identity},
 		{"gzip;q=2", Identity},
+		{"gzip;q=1e0", Identity},
+		{"gzip;q=0.0001", Identity},
+		{"gzip;q=1.001", Identity},
+		{"gzip;q=1.000", Gzip},
+		{"gzip;q=0.001", Gzip},
+		{"zstd;q=0.5, gzip;q=0.501", Gzip},
+		{"*;q=0.5, *;q=0", Zstd}, // the first of a repeated coding counts
+		{"identity;q=0", Identity},
+		{"gzip, zstd;q=0.9, gzip;q=0", Gzip},
 		{"*", Zstd},
 		{"*;q=0.5, zstd;q=0", Gzip},
 		{"*;q=0, gzip", Gzip},
@@ -88,10 +98,11 @@ func TestDecodeRoundTrip(t *testing.T) {
 }
 
 // streamedZstd is zstd as a streaming sender writes it: no content size in
-// the frame header, so the decoder cannot refuse a bomb up front.
-func streamedZstd(t testing.TB, body []byte) []byte {
+// the frame header, so the decoder cannot refuse a bomb up front, and a
+// window of the given size.
+func streamedZstd(t testing.TB, body []byte, window int) []byte {
 	var buf bytes.Buffer
-	zw, err := zstd.NewWriter(&buf, zstd.WithEncoderConcurrency(1))
+	zw, err := zstd.NewWriter(&buf, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(window))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,14 +115,20 @@ func streamedZstd(t testing.TB, body []byte) []byte {
 	return buf.Bytes()
 }
 
-// mustEncodeWindow is one zstd frame for body whose header asks for a
-// window as large as the body.
-func mustEncodeWindow(t testing.TB, body []byte) []byte {
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(64<<20))
+// oneFrame is a single zstd frame for body with its content size and a
+// window of the given size.
+func oneFrame(t testing.TB, body []byte, window int) []byte {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(window))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return enc.EncodeAll(body, nil)
+}
+
+// skippable is a zstd skippable frame (RFC 8878, 3.1.2) carrying data.
+func skippable(data []byte) []byte {
+	out := []byte{0x50, 0x2a, 0x4d, 0x18, byte(len(data)), byte(len(data) >> 8), byte(len(data) >> 16), byte(len(data) >> 24)}
+	return append(out, data...)
 }
 
 func TestDecodeRefuses(t *testing.T) {
@@ -121,8 +138,8 @@ func TestDecodeRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	bomb := bytes.Repeat([]byte{' '}, 4<<20)
-	hugeWindow := mustEncodeWindow(t, bytes.Repeat([]byte{' '}, 64<<20))
 	exact := bytes.Repeat([]byte{'x'}, limit)
+	half := bytes.Repeat([]byte{'y'}, limit/2)
 	mustEncode := func(coding string, b []byte) []byte {
 		out, err := AppendEncoded(nil, coding, b)
 		if err != nil {
@@ -130,43 +147,82 @@ func TestDecodeRefuses(t *testing.T) {
 		}
 		return out
 	}
-	zstdBomb := mustEncode(Zstd, bomb)
 	zstdCorrupt := bytes.Clone(mustEncode(Zstd, sampleBody(10<<10)))
 	zstdCorrupt[len(zstdCorrupt)/2] ^= 0xff
 	gzipCorrupt := bytes.Clone(mustEncode(Gzip, sampleBody(10<<10)))
 	gzipCorrupt[len(gzipCorrupt)-6] ^= 0xff // in the CRC
+	concat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
 	for _, tc := range []struct {
 		name, coding string
 		src          []byte
 		want         error
+		msg          string // in the error, so each case fails for its own reason
 	}{
-		{"zstd bomb with content size", Zstd, zstdBomb, ErrTooLarge},
-		{"streamed zstd bomb", Zstd, streamedZstd(t, bomb), ErrTooLarge},
-		{"zstd frame with a 64 MiB window", Zstd, hugeWindow, ErrTooLarge},
-		{"gzip bomb", Gzip, mustEncode(Gzip, bomb), ErrTooLarge},
-		{"identity over the limit", Identity, append(exact, 'x'), ErrTooLarge},
-		{"zstd one over the limit", Zstd, mustEncode(Zstd, append(exact, 'x')), ErrTooLarge},
-		{"gzip one over the limit", Gzip, mustEncode(Gzip, append(exact, 'x')), ErrTooLarge},
-		{"zstd exactly the limit", Zstd, mustEncode(Zstd, exact), nil},
-		{"gzip exactly the limit", Gzip, mustEncode(Gzip, exact), nil},
-		{"identity exactly the limit", "", exact, nil},
-		{"corrupt zstd", Zstd, zstdCorrupt, ErrCorrupt},
-		{"gzip with a bad checksum", Gzip, gzipCorrupt, ErrCorrupt},
-		{"plain text called gzip", "x-gzip", []byte("hello"), ErrCorrupt},
-		{"plain text called zstd", Zstd, []byte("{}"), ErrCorrupt},
-		{"brotli", "br", []byte("x"), ErrUnsupportedEncoding},
-		{"a stacked coding", "gzip, zstd", []byte("x"), ErrUnsupportedEncoding},
+		{"zstd bomb with content size", Zstd, mustEncode(Zstd, bomb), ErrTooLarge, "declares a size or window"},
+		{"streamed zstd bomb, small window", Zstd, streamedZstd(t, bomb, 32<<10), ErrTooLarge, "more than 65536 bytes after zstd decoding"},
+		{"two streamed zstd frames, each under the limit", Zstd, concat(streamedZstd(t, half, 32<<10), streamedZstd(t, half, 32<<10), streamedZstd(t, half, 32<<10)), ErrTooLarge, "after zstd decoding"},
+		{"frames with content size adding up past the limit", Zstd, concat(oneFrame(t, half, 32<<10), oneFrame(t, half, 32<<10), oneFrame(t, []byte("z"), 32<<10)), ErrTooLarge, "after zstd decoding"},
+		{"zstd frame with a 64 MiB window", Zstd, oneFrame(t, bytes.Repeat([]byte{' '}, 1<<20), 64<<20), ErrTooLarge, "declares a size or window"},
+		{"gzip bomb", Gzip, mustEncode(Gzip, bomb), ErrTooLarge, "after gzip decoding"},
+		{"identity over the limit", Identity, append(exact, 'x'), ErrTooLarge, "more than 65536 bytes"},
+		{"zstd one over the limit", Zstd, mustEncode(Zstd, append(exact, 'x')), ErrTooLarge, ""},
+		{"gzip one over the limit", Gzip, mustEncode(Gzip, append(exact, 'x')), ErrTooLarge, "after gzip decoding"},
+		{"zstd exactly the limit", Zstd, mustEncode(Zstd, exact), nil, ""},
+		{"zstd exactly the limit in two streamed frames", Zstd, concat(streamedZstd(t, half, 32<<10), streamedZstd(t, half, 32<<10)), nil, ""},
+		{"zstd exactly the limit after a skippable frame", Zstd, concat(skippable([]byte("meta")), mustEncode(Zstd, exact)), nil, ""},
+		{"gzip exactly the limit", Gzip, mustEncode(Gzip, exact), nil, ""},
+		{"gzip exactly the limit in two members", Gzip, concat(mustEncode(Gzip, half), mustEncode(Gzip, half)), nil, ""},
+		{"identity exactly the limit", "", exact, nil, ""},
+		{"corrupt zstd", Zstd, zstdCorrupt, ErrCorrupt, "zstd"},
+		{"zstd with trailing garbage", Zstd, concat(mustEncode(Zstd, half), []byte("garbage!")), ErrCorrupt, "zstd"},
+		{"gzip with a bad checksum", Gzip, gzipCorrupt, ErrCorrupt, "gzip"},
+		{"plain text called gzip", "x-gzip", []byte("hello"), ErrCorrupt, "gzip"},
+		{"plain text called zstd", Zstd, []byte("{}"), ErrCorrupt, "zstd"},
+		{"brotli", "br", []byte("x"), ErrUnsupportedEncoding, `"br"`},
+		{"a stacked coding", "gzip, zstd", []byte("x"), ErrUnsupportedEncoding, `"gzip, zstd"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := d.Decode(nil, tc.coding, tc.src)
 			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
 				t.Fatalf("Decode = %d bytes, %v; want %v", len(out), err, tc.want)
 			}
+			if err != nil && !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("Decode error %q, want it to say %q", err, tc.msg)
+			}
 			if err == nil && len(out) != limit {
 				t.Fatalf("Decode = %d bytes, want %d", len(out), limit)
 			}
 		})
+	}
+}
+
+// TestDecodeBombMemory decodes 17 KB that expand to 128 MiB and checks
+// that the Decoder allocates a small multiple of its limit, not of the
+// bomb.
+func TestDecodeBombMemory(t *testing.T) {
+	const limit = 1 << 20
+	d, err := NewDecoder(limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := streamedZstd(t, bytes.Repeat([]byte{' '}, 64<<20), 64<<10)
+	bomb := append(bytes.Clone(frame), frame...)
+	if len(bomb) > 64<<10 {
+		t.Fatalf("bomb of %d bytes; expected it to be small", len(bomb))
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err = d.Decode(nil, Zstd, bomb)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("Decode: %v, want ErrTooLarge", err)
+	}
+	// The output buffer doubling up to the limit is about 4x; one-shot
+	// zstd decoding allocated 11x here.
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8*limit {
+		t.Fatalf("decoding a %d-byte bomb of 128 MiB allocated %d bytes, want at most %d (8x the limit)", len(bomb), alloc, 8*limit)
 	}
 }
 
@@ -187,7 +243,7 @@ func FuzzDecode(f *testing.F) {
 		}
 		f.Add(c, enc)
 	}
-	f.Add(Zstd, streamedZstd(f, body))
+	f.Add(Zstd, streamedZstd(f, body, 32<<10))
 	f.Add(Identity, body)
 	d, err := NewDecoder(64 << 10)
 	if err != nil {

@@ -299,3 +299,53 @@ func BenchmarkCheckRawRealistic(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCodingsRealistic prices each coding on both sides for a
+// realistic snapshot: what an agent pays to compress it and what the
+// archiver pays to decode it.
+func BenchmarkCodingsRealistic(b *testing.B) {
+	body, err := Encode(3, time.Now(), gzip.BestSpeed)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dec, err := snapshot.NewDecoder(16 << 20)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, coding := range []string{snapshot.Zstd, snapshot.Gzip} {
+		enc, err := snapshot.AppendEncoded(nil, coding, body.JSON)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run("encode/"+coding, func(b *testing.B) {
+			b.SetBytes(int64(len(body.JSON)))
+			b.ReportMetric(float64(len(body.JSON))/float64(len(enc)), "ratio")
+			var out []byte
+			for b.Loop() {
+				if out, err = snapshot.AppendEncoded(out[:0], coding, body.JSON); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("decode/"+coding, func(b *testing.B) {
+			b.SetBytes(int64(len(body.JSON)))
+			var out []byte
+			for b.Loop() {
+				if out, err = dec.Decode(out[:0], coding, enc); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("encode/stdlib-gzip", func(b *testing.B) {
+		b.SetBytes(int64(len(body.JSON)))
+		var out bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&out, gzip.BestSpeed)
+		for b.Loop() {
+			out.Reset()
+			zw.Reset(&out)
+			zw.Write(body.JSON)
+			zw.Close()
+		}
+	})
+}

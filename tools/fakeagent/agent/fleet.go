@@ -256,7 +256,7 @@ func (f *Fleet) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 	h["Vary"] = []string{"Accept-Encoding"}
 	coding := snapshot.Identity
 	if !f.opts.Identity {
-		coding = snapshot.NegotiateEncoding(r.Header.Get("Accept-Encoding"), f.opts.Encodings...)
+		coding = snapshot.NegotiateEncoding(strings.Join(r.Header.Values("Accept-Encoding"), ","), f.opts.Encodings...)
 	}
 	switch coding {
 	case snapshot.Zstd:
