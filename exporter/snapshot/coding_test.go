@@ -197,9 +197,10 @@ func TestDecodeRefuses(t *testing.T) {
 	}
 }
 
-// TestDecodeBombMemory decodes 17 KB that expand to 128 MiB and checks
-// that the Decoder allocates a small multiple of its limit, not of the
-// bomb.
+// TestDecodeBombMemory decodes eight frames of 64 MiB each, 70 KB in all,
+// and checks that the Decoder allocates a small multiple of its limit, not
+// of the bomb: one-shot zstd decoding allocated about five times the limit
+// per frame, 44x here.
 func TestDecodeBombMemory(t *testing.T) {
 	const limit = 1 << 20
 	d, err := NewDecoder(limit)
@@ -207,8 +208,8 @@ func TestDecodeBombMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	frame := streamedZstd(t, bytes.Repeat([]byte{' '}, 64<<20), 64<<10)
-	bomb := append(bytes.Clone(frame), frame...)
-	if len(bomb) > 64<<10 {
+	bomb := bytes.Repeat(frame, 8)
+	if len(bomb) > 256<<10 {
 		t.Fatalf("bomb of %d bytes; expected it to be small", len(bomb))
 	}
 	var before, after runtime.MemStats
@@ -219,10 +220,10 @@ func TestDecodeBombMemory(t *testing.T) {
 	if !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("Decode: %v, want ErrTooLarge", err)
 	}
-	// The output buffer doubling up to the limit is about 4x; one-shot
-	// zstd decoding allocated 11x here.
-	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8*limit {
-		t.Fatalf("decoding a %d-byte bomb of 128 MiB allocated %d bytes, want at most %d (8x the limit)", len(bomb), alloc, 8*limit)
+	// The output buffer doubling up to the limit is about 4x; a fresh
+	// stream decoder (sync.Pool drops entries under -race) a little more.
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16*limit {
+		t.Fatalf("decoding a %d-byte bomb of 512 MiB allocated %d bytes, want at most %d (16x the limit)", len(bomb), alloc, 16*limit)
 	}
 }
 
