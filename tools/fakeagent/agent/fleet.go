@@ -158,8 +158,9 @@ func (f *Fleet) Targets() []string {
 
 // Stats returns the counters so far.
 func (f *Fleet) Stats() Stats {
+	gz, zst := f.stats.gzip.Load(), f.stats.zstd.Load() // before the total: see serveSnapshot
 	return Stats{
-		Snapshots: f.stats.snapshots.Load(), GzipSnapshots: f.stats.gzip.Load(), ZstdSnapshots: f.stats.zstd.Load(),
+		Snapshots: f.stats.snapshots.Load(), GzipSnapshots: gz, ZstdSnapshots: zst,
 		BodyBytes: f.stats.bytes.Load(), Connections: f.stats.conns.Load(),
 	}
 }
@@ -258,20 +259,22 @@ func (f *Fleet) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 	if !f.opts.Identity {
 		coding = snapshot.NegotiateEncoding(strings.Join(r.Header.Values("Accept-Encoding"), ","), f.opts.Encodings...)
 	}
-	switch coding {
-	case snapshot.Zstd:
-		f.stats.zstd.Add(1)
-	case snapshot.Gzip:
-		f.stats.gzip.Add(1)
-	}
 	if coding != snapshot.Identity {
 		body = b.Encoded(coding)
 		h["Content-Encoding"] = []string{coding}
 	}
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	n, _ := w.Write(body)
-	f.stats.snapshots.Add(1)
 	f.stats.bytes.Add(int64(n))
+	// Counted after the total, and read before it by Stats, so a reader
+	// never sees more encoded snapshots than snapshots.
+	f.stats.snapshots.Add(1)
+	switch coding {
+	case snapshot.Zstd:
+		f.stats.zstd.Add(1)
+	case snapshot.Gzip:
+		f.stats.gzip.Add(1)
+	}
 }
 
 func (f *Fleet) serveMetrics(w http.ResponseWriter, _ *http.Request) {
