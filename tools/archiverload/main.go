@@ -196,7 +196,7 @@ func run(ctx context.Context, logger *slog.Logger, o options) (*result, error) {
 		return nil, err
 	}
 	f1 := fleet.Stats()
-	res.ServedZstd, res.ServedGzip = f1.ZstdSnapshots-f0.ZstdSnapshots, f1.GzipSnapshots-f0.GzipSnapshots
+	res.ServedZstd, res.ServedGzip, res.ServedPlain = f1.ZstdSnapshots-f0.ZstdSnapshots, f1.GzipSnapshots-f0.GzipSnapshots, f1.PlainSnapshots-f0.PlainSnapshots
 	self1, _ := sampleProc(os.Getpid())
 	res.LoadToolCores = (self1.CPUSeconds - self0.CPUSeconds) / t1.Sub(t0).Seconds()
 	if prof != nil {

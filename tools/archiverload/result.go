@@ -31,6 +31,7 @@ type result struct {
 	Encodings       string    `json:"encodings"` // what the agents offered
 	ServedZstd      int64     `json:"served_zstd"`
 	ServedGzip      int64     `json:"served_gzip"`
+	ServedPlain     int64     `json:"served_plain"`
 	WindowSeconds   float64   `json:"window_seconds"`
 	Scheduled       int64     `json:"scheduled"`
 	Requested       int64     `json:"requested"` // /snapshot responses the fake agents sent in the window
@@ -187,7 +188,7 @@ func (r *result) print(w io.Writer) {
 		p("snapshot", "%d B, zstd %d B (%.2fx), gzip %d B (%.2fx); agents offer %s", r.SnapshotBytes, r.ZstdBytes, r.ZstdRatio, r.GzipBytes, r.GzipRatio, r.Encodings)
 	}
 	p("scheduled scrapes", "%d", r.Scheduled)
-	p("served by agents", "%d (zstd %d, gzip %d, plain %d)", r.Requested, r.ServedZstd, r.ServedGzip, r.Requested-r.ServedZstd-r.ServedGzip)
+	p("served by agents", "%d (zstd %d, gzip %d, plain %d)", r.Requested, r.ServedZstd, r.ServedGzip, r.ServedPlain)
 	p("stored (on disk)", "%d  = %.2f%% of scheduled", r.Stored, r.StoredPercent)
 	p("stored/s", "%.0f", r.StoredPerSecond)
 	p("stored MB/s", "%.1f (line bytes); disk writes %.1f MB/s, %.0f write calls/s", r.StoredMBps, r.DiskWriteMBps, r.WriteCallsPerS)

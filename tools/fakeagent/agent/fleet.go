@@ -47,11 +47,12 @@ type Options struct {
 
 // Stats counts what the fleet served.
 type Stats struct {
-	Snapshots     int64 // /snapshot responses with a body
-	GzipSnapshots int64 // of which gzip-encoded
-	ZstdSnapshots int64 // of which zstd-encoded
-	BodyBytes     int64 // body bytes written for /snapshot
-	Connections   int64 // accepted connections
+	Snapshots      int64 // /snapshot responses with a body
+	GzipSnapshots  int64 // of which gzip-encoded
+	ZstdSnapshots  int64 // of which zstd-encoded
+	PlainSnapshots int64 // of which plain JSON (the three are read one by one, so they may differ from Snapshots by the requests in flight)
+	BodyBytes      int64 // body bytes written for /snapshot
+	Connections    int64 // accepted connections
 }
 
 // Fleet serves one fake agent per address from a single process: one
@@ -63,7 +64,7 @@ type Fleet struct {
 	index     map[netip.Addr]int
 	bodies    atomic.Pointer[[]Body]
 	agents    []agentState
-	stats     struct{ snapshots, gzip, zstd, bytes, conns atomic.Int64 }
+	stats     struct{ snapshots, gzip, zstd, plain, bytes, conns atomic.Int64 }
 	stop      chan struct{}
 	closeOnce sync.Once
 	closeErr  error
@@ -158,9 +159,8 @@ func (f *Fleet) Targets() []string {
 
 // Stats returns the counters so far.
 func (f *Fleet) Stats() Stats {
-	gz, zst := f.stats.gzip.Load(), f.stats.zstd.Load() // before the total: see serveSnapshot
 	return Stats{
-		Snapshots: f.stats.snapshots.Load(), GzipSnapshots: gz, ZstdSnapshots: zst,
+		Snapshots: f.stats.snapshots.Load(), GzipSnapshots: f.stats.gzip.Load(), ZstdSnapshots: f.stats.zstd.Load(), PlainSnapshots: f.stats.plain.Load(),
 		BodyBytes: f.stats.bytes.Load(), Connections: f.stats.conns.Load(),
 	}
 }
@@ -266,14 +266,14 @@ func (f *Fleet) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	n, _ := w.Write(body)
 	f.stats.bytes.Add(int64(n))
-	// Counted after the total, and read before it by Stats, so a reader
-	// never sees more encoded snapshots than snapshots.
 	f.stats.snapshots.Add(1)
 	switch coding {
 	case snapshot.Zstd:
 		f.stats.zstd.Add(1)
 	case snapshot.Gzip:
 		f.stats.gzip.Add(1)
+	default:
+		f.stats.plain.Add(1)
 	}
 }
 
