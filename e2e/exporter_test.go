@@ -236,6 +236,7 @@ func TestExporterBadFlagsExitNonZero(t *testing.T) {
 		{"missing web config", []string{"--web.config.file=" + filepath.Join(dir, "missing.yml")}, "missing.yml"},
 		{"invalid web config", []string{"--web.config.file=" + unreadable}, "web.yml"},
 		{"bad regexp", []string{"--collector.disk.device-exclude=("}, "device-exclude"},
+		{"bad network regexp", []string{"--collector.network.device-exclude=["}, "network.device-exclude"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

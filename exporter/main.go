@@ -75,6 +75,8 @@ func parseFlags(args []string) (*options, error) {
 		Default("30").IntVar(&o.cfg.ProcessMaxGroups)
 	app.Flag("collector.disk.device-exclude", "Regexp of block devices to leave out.").
 		Default(o.cfg.DiskDeviceExclude).StringVar(&o.cfg.DiskDeviceExclude)
+	app.Flag("collector.network.device-exclude", "Regexp of network devices to leave out (e.g. '^(veth|cali|docker).*' on container hosts); empty keeps all.").
+		Default(o.cfg.NetworkDeviceExclude).StringVar(&o.cfg.NetworkDeviceExclude)
 	app.Flag("collector.filesystem.fs-types-exclude", "Regexp of filesystem types to leave out.").
 		Default(o.cfg.FilesystemFSExclude).StringVar(&o.cfg.FilesystemFSExclude)
 	app.Flag("collector.filesystem.mount-points-exclude", "Regexp of mountpoints to leave out.").

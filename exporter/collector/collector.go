@@ -51,6 +51,7 @@ type Config struct {
 	ProcessCmdline         bool          // include command lines in the snapshot
 	ProcessRedact          bool          // redact secrets in command lines
 	DiskDeviceExclude      string        // regexp of block devices to skip
+	NetworkDeviceExclude   string        // regexp of network devices to skip ("" = none)
 	FilesystemFSExclude    string        // regexp of filesystem types to skip
 	FilesystemMountExclude string        // regexp of mountpoints to skip
 	MountTimeout           time.Duration // per-mount statfs bound

@@ -274,3 +274,33 @@ host_users_sessions 0
 		t.Fatal(err)
 	}
 }
+
+func TestFixtureNetworkDeviceExclude(t *testing.T) {
+	for _, tc := range []struct {
+		exclude string
+		want    []string
+	}{
+		{"", []string{"eth0", "lo"}},
+		{"^lo$", []string{"eth0"}},
+		{"^(eth|lo)", nil},
+	} {
+		cfg := fixtureConfig(t)
+		cfg.NetworkDeviceExclude = tc.exclude
+		coll := collectFixture(t, cfg, "network")
+		var got []string
+		for _, n := range coll.Snapshot("test").Network {
+			got = append(got, n.Device)
+		}
+		if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("exclude %q: snapshot devices %v, want %v", tc.exclude, got, tc.want)
+		}
+		if n := testutil.CollectAndCount(coll, "host_network_receive_bytes_total"); n != len(tc.want) {
+			t.Errorf("exclude %q: %d receive series, want %d", tc.exclude, n, len(tc.want))
+		}
+	}
+	cfg := fixtureConfig(t)
+	cfg.NetworkDeviceExclude = "("
+	if _, err := NewSet(cfg, []string{"network"}); err == nil || !strings.Contains(err.Error(), "device-exclude") {
+		t.Fatalf("bad regexp: %v, want an error naming the flag", err)
+	}
+}

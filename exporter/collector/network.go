@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"sort"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,19 +29,36 @@ var (
 	netTxDropsDesc   = netDesc("transmit_drops_total", "Transmitted packets dropped.")
 )
 
-type networkCollector struct{}
+type networkCollector struct {
+	// exclude drops devices an operator does not want as series, such as
+	// the veth pairs of containers that come and go on a Kubernetes node
+	// (nil: keep every device).
+	exclude *regexp.Regexp
+}
 
-func newNetworkCollector(Config) (Collector, error) { return networkCollector{}, nil }
+func newNetworkCollector(cfg Config) (Collector, error) {
+	if cfg.NetworkDeviceExclude == "" {
+		return networkCollector{}, nil
+	}
+	re, err := regexp.Compile(cfg.NetworkDeviceExclude)
+	if err != nil {
+		return nil, fmt.Errorf("--collector.network.device-exclude: %w", err)
+	}
+	return networkCollector{exclude: re}, nil
+}
 
 type networkResult struct{ ifs []snapshot.NetIf }
 
-func (networkCollector) Update(ctx context.Context) (Result, error) {
+func (c networkCollector) Update(ctx context.Context) (Result, error) {
 	counters, err := net.IOCountersWithContext(ctx, true)
 	if err != nil {
 		return nil, fmt.Errorf("network io counters: %w", err)
 	}
 	r := &networkResult{ifs: make([]snapshot.NetIf, 0, len(counters))}
 	for _, n := range counters {
+		if c.exclude != nil && c.exclude.MatchString(n.Name) {
+			continue
+		}
 		r.ifs = append(r.ifs, snapshot.NetIf{
 			Device:    n.Name,
 			RxBytes:   n.BytesRecv,
