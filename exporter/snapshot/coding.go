@@ -170,8 +170,15 @@ type Decoder struct {
 	gzip  sync.Pool // *gzip.Reader
 }
 
-// NewDecoder returns a Decoder whose output is at most limit bytes. A zstd
-// frame's window must fit in the limit too: the decoder holds one.
+// MaxZstdWindow is the largest zstd window a Decoder accepts (smaller when
+// the limit is). A stream decoder allocates the window a frame declares
+// before it has decoded a byte, so without a cap 30 bytes could pin the
+// whole body limit, per decode. prexmon's agents declare at most 1 MiB; the
+// zstd tool's default levels at most 4 MiB. A frame asking for more is
+// refused as too large.
+const MaxZstdWindow = 4 << 20
+
+// NewDecoder returns a Decoder whose output is at most limit bytes.
 func NewDecoder(limit int64) (*Decoder, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("decoded size limit %d must be positive", limit)
@@ -189,7 +196,8 @@ func NewDecoder(limit int64) (*Decoder, error) {
 func newZstdStream(limit int64) (*zstd.Decoder, error) {
 	zr, err := zstd.NewReader(nil,
 		zstd.WithDecoderConcurrency(1),
-		zstd.WithDecoderMaxMemory(uint64(limit)), // for streams: the largest window
+		zstd.WithDecoderMaxMemory(uint64(limit)),
+		zstd.WithDecoderMaxWindow(uint64(max(min(limit, MaxZstdWindow), zstd.MinWindowSize))),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("zstd decoder: %w", err)
@@ -217,7 +225,10 @@ func (d *Decoder) Decode(dst []byte, coding string, src []byte) ([]byte, error) 
 				return dst, err
 			}
 		}
-		defer d.zstd.Put(zr)
+		defer func() {
+			_ = zr.Reset(nil) // let go of src, which belongs to the caller
+			d.zstd.Put(zr)
+		}()
 		if err := zr.Reset(bytes.NewReader(src)); err != nil {
 			return dst, fmt.Errorf("%w: zstd: %w", ErrCorrupt, err)
 		}
@@ -247,7 +258,7 @@ func (d *Decoder) drain(dst []byte, coding string, r io.Reader) ([]byte, error) 
 	_, err := buf.ReadFrom(io.LimitReader(r, d.limit+1))
 	switch {
 	case errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded):
-		return dst, fmt.Errorf("%w: zstd frame declares a size or window over the limit of %d bytes: %w", ErrTooLarge, d.limit, err)
+		return dst, fmt.Errorf("%w: zstd frame declares a size or window over the limit (%d bytes, window at most %d): %w", ErrTooLarge, d.limit, min(d.limit, MaxZstdWindow), err)
 	case err != nil:
 		return dst, fmt.Errorf("%w: %s: %w", ErrCorrupt, coding, err)
 	case int64(buf.Len()-start) > d.limit:

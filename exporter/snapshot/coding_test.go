@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/bits"
 	"runtime"
 	"strings"
 	"testing"
@@ -166,7 +167,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"zstd frame with a 64 MiB window", Zstd, oneFrame(t, bytes.Repeat([]byte{' '}, 1<<20), 64<<20), ErrTooLarge, "declares a size or window"},
 		{"gzip bomb", Gzip, mustEncode(Gzip, bomb), ErrTooLarge, "after gzip decoding"},
 		{"identity over the limit", Identity, append(exact, 'x'), ErrTooLarge, "more than 65536 bytes"},
-		{"zstd one over the limit", Zstd, mustEncode(Zstd, append(exact, 'x')), ErrTooLarge, ""},
+		{"zstd one over the limit", Zstd, mustEncode(Zstd, append(exact, 'x')), ErrTooLarge, "declares a size or window"},
 		{"gzip one over the limit", Gzip, mustEncode(Gzip, append(exact, 'x')), ErrTooLarge, "after gzip decoding"},
 		{"zstd exactly the limit", Zstd, mustEncode(Zstd, exact), nil, ""},
 		{"zstd exactly the limit in two streamed frames", Zstd, concat(streamedZstd(t, half, 32<<10), streamedZstd(t, half, 32<<10)), nil, ""},
@@ -224,6 +225,45 @@ func TestDecodeBombMemory(t *testing.T) {
 	// stream decoder (sync.Pool drops entries under -race) a little more.
 	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16*limit {
 		t.Fatalf("decoding a %d-byte bomb of 512 MiB allocated %d bytes, want at most %d (16x the limit)", len(bomb), alloc, 16*limit)
+	}
+}
+
+// rawFrame is a zstd frame (RFC 8878, 3.1.1) declaring window, a power of
+// two of at least 1 KiB, with no content size, holding data in one raw
+// block: what a hostile sender writes by hand.
+func rawFrame(window int, data []byte) []byte {
+	windowLog := bits.Len(uint(window)) - 1
+	out := []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, byte(windowLog-10) << 3}
+	hdr := uint32(len(data))<<3 | 1 // last block, raw
+	return append(append(out, byte(hdr), byte(hdr>>8), byte(hdr>>16)), data...)
+}
+
+// TestDecodeHugeWindowMemory sends a few bytes in a frame that declares the
+// largest window the body limit would allow: the decoder must refuse it
+// before allocating it.
+func TestDecodeHugeWindowMemory(t *testing.T) {
+	const limit = 16 << 20
+	d, err := NewDecoder(limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, window := range []int{MaxZstdWindow, 16 << 20} {
+		src := rawFrame(window, []byte(`{"schema_version":1}`))
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		out, err := d.Decode(nil, Zstd, src)
+		runtime.ReadMemStats(&after)
+		alloc := after.TotalAlloc - before.TotalAlloc
+		switch {
+		case window > MaxZstdWindow && !errors.Is(err, ErrTooLarge):
+			t.Errorf("%d-byte frame with a %d-byte window: %v, want ErrTooLarge", len(src), window, err)
+		case window <= MaxZstdWindow && (err != nil || string(out) != `{"schema_version":1}`):
+			t.Errorf("%d-byte frame with a %d-byte window: %q, %v; want it decoded", len(src), window, out, err)
+		}
+		if alloc > 2*MaxZstdWindow {
+			t.Errorf("%d-byte frame with a %d-byte window allocated %d bytes, want at most %d", len(src), window, alloc, 2*MaxZstdWindow)
+		}
 	}
 }
 
