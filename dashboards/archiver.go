@@ -56,9 +56,9 @@ func Archiver() Dashboard {
 			"failing files", a(`archiver_sd_files_failing{SEL}`),
 		)))
 
-	l.add(24, 8, bargauge("Longest since archived", "Agents whose last stored snapshot is oldest (top 10). A healthy agent stays below its scrape interval; the ArchiverAgentNotArchived alert names any agent past 10 minutes. Agents not stored at all since the archiver started are in Agents down.", "s", 0, 900,
+	l.add(24, 8, bargauge("Longest since archived", "Agents whose last stored snapshot is oldest (top 10), counted from registration for an agent not stored yet. A healthy agent stays below its scrape interval; the ArchiverAgentNotArchived alert names any agent past 10 minutes (or three intervals, if longer).", "s", 0, 900,
 		thresholds(300, "orange", 600, "red"),
-		instant(targets("{{target}}", a(`topk(10, time() - (archiver_agent_last_archived_timestamp_seconds{SEL} > 0))`)), "time_series")))
+		instant(targets("{{target}}", a(`topk(10, time() - archiver_agent_last_archived_timestamp_seconds{SEL})`)), "time_series")))
 
 	l.row("Storage", "")
 	l.add(8, 8, timeseries("Write throughput", "Bytes of snapshot lines appended to day files per second.", "Bps", false,

@@ -91,7 +91,7 @@ func newLoop(m *Manager, t targets.Target) *loop {
 		target: t,
 		off:    offset(t.Address),
 		quit:   make(chan struct{}),
-		st:     AgentStatus{Target: t.Address, Labels: t.Labels, Health: HealthUnknown},
+		st:     AgentStatus{Target: t.Address, Labels: t.Labels, Health: HealthUnknown, registered: time.Now()},
 	}
 	l.host, _, _ = net.SplitHostPort(t.Address)
 	if ip, err := netip.ParseAddr(l.host); err == nil {

@@ -69,6 +69,9 @@ type AgentStatus struct {
 	LastSuccess  time.Time `json:"last_success"`
 	LastError    string    `json:"last_error"`
 	LastDuration float64   `json:"last_duration_seconds"`
+	// registered is when the agent was registered (or the archiver
+	// started): where its history's hole begins until a snapshot is stored.
+	registered time.Time
 }
 
 // Health values of AgentStatus.
@@ -200,10 +203,15 @@ func (m *Manager) Sync(ts []targets.Target) {
 	for _, t := range ts {
 		want[t.Address] = t
 	}
+	relabelled := map[string]*loop{}
 	for addr, l := range m.loops {
-		if t, ok := want[addr]; !ok || !t.Equal(l.target) {
+		t, ok := want[addr]
+		if !ok || !t.Equal(l.target) {
 			l.stop()
 			delete(m.loops, addr)
+		}
+		if ok && !t.Equal(l.target) {
+			relabelled[addr] = l
 		}
 	}
 	started := 0
@@ -212,6 +220,13 @@ func (m *Manager) Sync(ts []targets.Target) {
 			continue
 		}
 		l := newLoop(m, t)
+		if old, ok := relabelled[addr]; ok {
+			// The same agent under new labels: its history, and so its
+			// last success and health, carry over.
+			st := old.status()
+			st.Labels = t.Labels
+			l.st = st
+		}
 		m.loops[addr] = l
 		m.wg.Add(1)
 		go func() {

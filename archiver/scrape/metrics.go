@@ -21,6 +21,7 @@ type metrics struct {
 	missed   prometheus.Counter
 	agents   *prometheus.GaugeVec
 	targets  prometheus.GaugeFunc
+	interval prometheus.GaugeFunc
 	mgr      *Manager
 }
 
@@ -50,6 +51,15 @@ func newMetrics(mgr *Manager) *metrics {
 			Help: "Registered agents by health of their last scrape (up, down, unknown = not scraped yet).",
 		}, []string{"health"}),
 	}
+	m.interval = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "archiver_scrape_interval_seconds",
+		Help: "The configured scrape_interval, so alerts on gaps can scale with it.",
+	}, func() float64 {
+		if s := mgr.settings.Load(); s != nil {
+			return s.cfg.Interval.Seconds()
+		}
+		return 0
+	})
 	m.targets = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "archiver_targets",
 		Help: "Agents registered for scraping.",
@@ -65,7 +75,7 @@ func newMetrics(mgr *Manager) *metrics {
 }
 
 func (m *metrics) register(reg prometheus.Registerer) {
-	reg.MustRegister(m.scrapes, m.duration, m.lag, m.missed, m.targets, agentsCollector{m})
+	reg.MustRegister(m.scrapes, m.duration, m.lag, m.missed, m.targets, m.interval, agentsCollector{m})
 }
 
 // lastArchivedDesc is one series per registered agent, so an alert can
@@ -73,7 +83,7 @@ func (m *metrics) register(reg prometheus.Registerer) {
 // when the agent is deregistered.
 var lastArchivedDesc = prometheus.NewDesc(
 	"archiver_agent_last_archived_timestamp_seconds",
-	"Unix time of the scrape whose snapshot of this agent was last stored; 0 if none since the archiver started.",
+	"Unix time of the scrape whose snapshot of this agent was last stored, or of its registration (or the archiver's start) while none has been: where the current hole in its history begins.",
 	[]string{"target"}, nil,
 )
 
@@ -97,11 +107,11 @@ func (c agentsCollector) Collect(ch chan<- prometheus.Metric) {
 		default:
 			unknown++
 		}
-		var ts float64
-		if !st.LastSuccess.IsZero() {
-			ts = float64(st.LastSuccess.UnixNano()) / 1e9
+		since := st.LastSuccess
+		if since.IsZero() {
+			since = st.registered
 		}
-		ch <- prometheus.MustNewConstMetric(lastArchivedDesc, prometheus.GaugeValue, ts, st.Target)
+		ch <- prometheus.MustNewConstMetric(lastArchivedDesc, prometheus.GaugeValue, float64(since.UnixNano())/1e9, st.Target)
 	}
 	c.m.agents.WithLabelValues(HealthUp).Set(float64(up))
 	c.m.agents.WithLabelValues(HealthDown).Set(float64(down))

@@ -578,8 +578,9 @@ func TestTimeoutEqualToIntervalKeepsEverySlot(t *testing.T) {
 }
 
 // TestLastArchivedMetric checks the per-agent series an alert names the
-// unarchived agent by: the time of the last stored snapshot, 0 for an agent
-// never stored, and no series once the agent is deregistered.
+// unarchived agent by: the time of the last stored snapshot, the
+// registration time for an agent never stored, kept across a relabelling,
+// and no series once the agent is deregistered.
 func TestLastArchivedMetric(t *testing.T) {
 	good := agent(t, "127.0.0.22", func(w http.ResponseWriter, r *http.Request) { w.Write(validSnapshot("good")) })
 	var broken atomic.Bool
@@ -596,7 +597,9 @@ func TestLastArchivedMetric(t *testing.T) {
 	fs := &fakeStore{}
 	m, reg := newTestManager(t, fs, 100*time.Millisecond, 80*time.Millisecond, 1<<20)
 	all := []targets.Target{{Address: addr(good)}, {Address: addr(flaky)}, {Address: addr(down)}}
+	registered := float64(time.Now().UnixNano()) / 1e9
 	m.Sync(all)
+	registeredBy := float64(time.Now().UnixNano()) / 1e9
 
 	lastArchived := func() (map[string]float64, error) {
 		mfs, err := reg.Gather()
@@ -643,8 +646,8 @@ func TestLastArchivedMetric(t *testing.T) {
 		if len(got) != 3 {
 			return fmt.Errorf("series %v, want one per agent", got)
 		}
-		if got[addr(down)] != 0 {
-			return fmt.Errorf("never-archived agent at %v, want 0", got[addr(down)])
+		if v := got[addr(down)]; v < registered || v > registeredBy {
+			return fmt.Errorf("never-archived agent at %v, want its registration, %v..%v", v, registered, registeredBy)
 		}
 		if got[addr(flaky)] != stuck || stuck == 0 {
 			return fmt.Errorf("flaky at %v, want its last success %v", got[addr(flaky)], stuck)
@@ -655,8 +658,22 @@ func TestLastArchivedMetric(t *testing.T) {
 		return nil
 	})
 
-	m.Sync(all[:1])
+	// New labels for the broken agent restart its loop, not its history.
+	relabelled := []targets.Target{all[0], {Address: addr(flaky), Labels: map[string]string{"env": "moved"}}, all[2]}
+	m.Sync(relabelled)
 	got, err := lastArchived()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[addr(flaky)] != stuck {
+		t.Fatalf("relabelled flaky at %v, want its last success %v carried over", got[addr(flaky)], stuck)
+	}
+	if st, _ := agentStatus(m, addr(flaky)); st.Labels["env"] != "moved" || st.Health != HealthDown {
+		t.Fatalf("relabelled flaky: %+v, want the new labels and the old health", st)
+	}
+
+	m.Sync(all[:1])
+	got, err = lastArchived()
 	if err != nil {
 		t.Fatal(err)
 	}
