@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prexmon/prexmon/exporter/collector"
@@ -56,6 +55,10 @@ func Prime(ctx context.Context, set *collector.Set) {
 // Once collects one snapshot and pushes it, returning any failure so that
 // `--push.once` can exit non-zero for cron and CI use.
 func Once(ctx context.Context, o Options, set *collector.Set, version string, logger *slog.Logger) error {
+	return once(ctx, o, set, version, logger, &codingMemory{})
+}
+
+func once(ctx context.Context, o Options, set *collector.Set, version string, logger *slog.Logger, mem *codingMemory) error {
 	cctx, cancel := context.WithTimeout(ctx, collectTimeout)
 	coll, err := set.Collect(cctx)
 	cancel()
@@ -72,22 +75,25 @@ func Once(ctx context.Context, o Options, set *collector.Set, version string, lo
 	if err != nil {
 		return fmt.Errorf("encode snapshot: %w", err)
 	}
-	return send(ctx, strings.TrimRight(o.URL, "/")+Path, plain, o.BearerTokenFile, logger)
+	return send(ctx, strings.TrimRight(o.URL, "/")+Path, plain, o.BearerTokenFile, logger, mem)
 }
 
 // zstdRetry is how long an archiver that refused zstd gets gzip before
 // zstd is tried again (it may have been upgraded meanwhile).
 const zstdRetry = time.Hour
 
-// zstdRefused remembers, per push URL, when the archiver last answered 415
-// to zstd, so an older archiver does not receive every snapshot twice.
-var zstdRefused sync.Map // string → time.Time
+// codingMemory remembers, across one Loop's pushes, when the archiver last
+// answered 415 to zstd, so an older archiver does not receive every
+// snapshot twice.
+type codingMemory struct {
+	zstdRefused time.Time // zero: never
+}
 
 // send posts plain as zstd; an archiver older than zstd answers 415 and
 // gets gzip, at once and for the next zstdRetry.
-func send(ctx context.Context, url string, plain []byte, tokenFile string, logger *slog.Logger) error {
+func send(ctx context.Context, url string, plain []byte, tokenFile string, logger *slog.Logger, mem *codingMemory) error {
 	codings := []string{snapshot.Zstd, snapshot.Gzip}
-	if at, ok := zstdRefused.Load(url); ok && time.Since(at.(time.Time)) < zstdRetry {
+	if !mem.zstdRefused.IsZero() && time.Since(mem.zstdRefused) < zstdRetry {
 		codings = codings[1:]
 	}
 	var err error
@@ -97,7 +103,7 @@ func send(ctx context.Context, url string, plain []byte, tokenFile string, logge
 			break
 		}
 		if coding == snapshot.Zstd {
-			zstdRefused.Store(url, time.Now())
+			mem.zstdRefused = time.Now()
 		}
 	}
 	return err
@@ -150,10 +156,11 @@ func Loop(ctx context.Context, o Options, set *collector.Set, version string, lo
 		interval = 5 * time.Minute
 	}
 	Prime(ctx, set)
+	mem := &codingMemory{} // pushes run one after another: no lock needed
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if err := Once(ctx, o, set, version, logger); err != nil && ctx.Err() == nil {
+		if err := once(ctx, o, set, version, logger, mem); err != nil && ctx.Err() == nil {
 			logger.Warn("push failed; will retry", "err", err, "next_in", interval)
 		}
 		select {

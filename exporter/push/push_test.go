@@ -63,8 +63,9 @@ func TestSendFallsBackToGzip(t *testing.T) {
 				}
 			}))
 			defer srv.Close()
+			mem := &codingMemory{}
 			for range 2 {
-				err := send(context.Background(), srv.URL+Path, plain, tok, slog.New(slog.DiscardHandler))
+				err := send(context.Background(), srv.URL+Path, plain, tok, slog.New(slog.DiscardHandler), mem)
 				if (err != nil) != tc.fails {
 					t.Fatalf("send: %v, want failure %v", err, tc.fails)
 				}
