@@ -595,7 +595,7 @@ func TestLastArchivedMetric(t *testing.T) {
 		http.Error(w, "down", http.StatusInternalServerError)
 	})
 	fs := &fakeStore{}
-	m, reg := newTestManager(t, fs, 100*time.Millisecond, 80*time.Millisecond, 1<<20)
+	m, reg := newTestManager(t, fs, 200*time.Millisecond, 150*time.Millisecond, 1<<20)
 	all := []targets.Target{{Address: addr(good)}, {Address: addr(flaky)}, {Address: addr(down)}}
 	registered := float64(time.Now().UnixNano()) / 1e9
 	m.Sync(all)
