@@ -174,10 +174,6 @@ func TestExporterNoCollectorRemovesItsMetrics(t *testing.T) {
 
 func TestExporterCompression(t *testing.T) {
 	base, _ := startExporter(t)
-	dec, err := snapshot.NewDecoder(64 << 20)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range []struct{ path, accept, want string }{
 		{"/snapshot", "gzip", "gzip"},
 		{"/snapshot", snapshot.AcceptEncoding, "zstd"}, // what the archiver asks for
@@ -194,7 +190,7 @@ func TestExporterCompression(t *testing.T) {
 		if got := resp.Header.Get("Content-Encoding"); got != tc.want {
 			t.Fatalf("%s, Accept-Encoding %q: Content-Encoding %q, want %q", tc.path, tc.accept, got, tc.want)
 		}
-		plain, err := dec.Decode(nil, tc.want, raw)
+		plain, err := snapshot.Decode(nil, tc.want, raw, 64<<20)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.path, err)
 		}

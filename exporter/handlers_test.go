@@ -75,10 +75,6 @@ func TestConcurrentScrapes(t *testing.T) {
 
 func TestSnapshotEncodingNegotiation(t *testing.T) {
 	srv := newTestServer(t)
-	dec, err := snapshot.NewDecoder(16 << 20)
-	if err != nil {
-		t.Fatal(err)
-	}
 	tests := []struct {
 		accept string // several field lines separated by "|"
 		want   string // Content-Encoding
@@ -123,7 +119,7 @@ func TestSnapshotEncodingNegotiation(t *testing.T) {
 		if cl := resp.Header.Get("Content-Length"); cl != strconv.Itoa(len(wire)) {
 			t.Errorf("Accept-Encoding %q: Content-Length %q for %d bytes", tt.accept, cl, len(wire))
 		}
-		raw, err := dec.Decode(nil, got, wire)
+		raw, err := snapshot.Decode(nil, got, wire, 16<<20)
 		if err != nil {
 			t.Errorf("Accept-Encoding %q: %v", tt.accept, err)
 			continue

@@ -12,13 +12,11 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/prexmon/prexmon/archiver/scrape"
 	"github.com/prexmon/prexmon/archiver/store"
-	"github.com/prexmon/prexmon/exporter/snapshot"
 )
 
 // Options wires the handler to the rest of the archiver. The func fields are
@@ -64,16 +62,6 @@ func (a *api) maxBody() int64 {
 	return DefaultMaxBodyBytes
 }
 
-// pushDecoder is a decoder bounded by limit, kept while the limit stays.
-func (a *api) pushDecoder(limit int64) *snapshot.Decoder {
-	if d := a.decoder.Load(); d != nil && d.Limit() == limit {
-		return d
-	}
-	d, _ := snapshot.NewDecoder(limit) // limit > 0, the only way it fails
-	a.decoder.Store(d)
-	return d
-}
-
 // trusted are the proxies whose X-Forwarded-For is believed now.
 func (a *api) trusted() []netip.Prefix {
 	if a.o.TrustedProxies == nil {
@@ -93,7 +81,6 @@ type api struct {
 	queries  *prometheus.CounterVec
 	slots    chan struct{}
 	bodyPool bufferPool
-	decoder  atomic.Pointer[snapshot.Decoder] // for pushes, rebuilt when the limit changes
 }
 
 // New returns the handler for every archiver endpoint except /metrics,

@@ -115,7 +115,7 @@ func (a *api) readBody(w http.ResponseWriter, r *http.Request, wire, plain *byte
 	}
 	body := wire.Bytes()
 	if enc := r.Header.Get("Content-Encoding"); enc != "" {
-		out, err := a.pushDecoder(limit).Decode(plain.AvailableBuffer(), enc, body)
+		out, err := snapshot.Decode(plain.AvailableBuffer(), enc, body, limit)
 		switch {
 		case errors.Is(err, snapshot.ErrTooLarge):
 			return tooLarge()

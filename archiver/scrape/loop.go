@@ -266,7 +266,7 @@ func (l *loop) fetchAndStore(ctx context.Context, s *settings, start time.Time) 
 	if coding := resp.Header.Get("Content-Encoding"); coding != "" && !strings.EqualFold(coding, snapshot.Identity) {
 		out := outPool.get()
 		defer outPool.put(out)
-		*out, err = s.decoder.Decode((*out)[:0], coding, body)
+		*out, err = snapshot.Decode((*out)[:0], coding, body, limit)
 		switch {
 		case errors.Is(err, snapshot.ErrTooLarge):
 			return ip, fail(resultTooLarge, "%w", err)

@@ -23,7 +23,6 @@ import (
 
 	"github.com/prexmon/prexmon/archiver/store"
 	"github.com/prexmon/prexmon/archiver/targets"
-	"github.com/prexmon/prexmon/exporter/snapshot"
 )
 
 // Appender receives every snapshot that passed the checks; *store.Store in
@@ -84,10 +83,9 @@ const (
 // settings is one applied Config with the client built from it; loops load
 // it at every scrape, so a reload reaches them without a restart.
 type settings struct {
-	cfg     Config
-	client  *http.Client
-	proxy   bool
-	decoder *snapshot.Decoder // bounded by cfg.BodySizeLimit
+	cfg    Config
+	client *http.Client
+	proxy  bool
 }
 
 // Manager owns the scrape loops.
@@ -147,12 +145,8 @@ func (m *Manager) ApplyConfig(cfg Config) error {
 		cfg.Path = "/snapshot"
 	}
 	old := m.settings.Load()
-	dec, err := m.decoderFor(old, cfg.BodySizeLimit)
-	if err != nil {
-		return err
-	}
 	if old != nil && reflect.DeepEqual(old.cfg.HTTPClient, cfg.HTTPClient) {
-		m.settings.Store(&settings{cfg: cfg, client: old.client, proxy: old.proxy, decoder: dec})
+		m.settings.Store(&settings{cfg: cfg, client: old.client, proxy: old.proxy})
 		return nil
 	}
 	// Idle connections must outlive the interval, or every scrape pays a
@@ -165,25 +159,12 @@ func (m *Manager) ApplyConfig(cfg Config) error {
 		return fmt.Errorf("http_client: %w", err)
 	}
 	proxy := cfg.HTTPClient.ProxyURL.URL != nil || cfg.HTTPClient.ProxyFromEnvironment
-	m.settings.Store(&settings{cfg: cfg, client: client, proxy: proxy, decoder: dec})
+	m.settings.Store(&settings{cfg: cfg, client: client, proxy: proxy})
 	if old != nil {
 		// Requests in flight keep their connections; only idle ones go.
 		old.client.CloseIdleConnections()
 	}
 	return nil
-}
-
-// decoderFor reuses the running decoder unless the limit changed: its
-// buffers are worth keeping across reloads.
-func (m *Manager) decoderFor(old *settings, limit int64) (*snapshot.Decoder, error) {
-	if old != nil && old.decoder.Limit() == limit {
-		return old.decoder, nil
-	}
-	dec, err := snapshot.NewDecoder(limit)
-	if err != nil {
-		return nil, fmt.Errorf("body size limit: %w", err)
-	}
-	return dec, nil
 }
 
 // Sync makes the running loops match ts: new targets get a loop, removed

@@ -258,7 +258,7 @@ func TestScrapeFailuresAreRecorded(t *testing.T) {
 			w.Header().Set("Content-Encoding", "gzip")
 			w.Write([]byte("not gzip at all"))
 		}},
-		{"zstd bomb", "127.0.0.19", resultTooLarge, "zstd frame declares a size or window over the limit", func(w http.ResponseWriter, r *http.Request) {
+		{"zstd bomb", "127.0.0.19", resultTooLarge, "more than 4096 bytes after zstd decoding", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Encoding", "zstd")
 			w.Write(zstdBomb)
 		}},

@@ -118,8 +118,7 @@ var gzipWriters = sync.Pool{New: func() any {
 }}
 
 // AppendEncoded appends src compressed with coding (Zstd, Gzip or Identity)
-// to dst. A zstd frame carries its content size, so the archiver allocates
-// the decoded body once.
+// to dst.
 func AppendEncoded(dst []byte, coding string, src []byte) ([]byte, error) {
 	switch coding {
 	case Zstd:
@@ -149,7 +148,7 @@ func AppendEncoded(dst []byte, coding string, src []byte) ([]byte, error) {
 	return dst, fmt.Errorf("%w %q", ErrUnsupportedEncoding, coding)
 }
 
-// Errors of Decoder.Decode, to tell a hostile or broken sender (4xx, a
+// Errors of Decode, to tell a hostile or broken sender (4xx, a
 // failed scrape) from a body that is simply too big.
 var (
 	ErrTooLarge            = errors.New("body too large")
@@ -157,84 +156,54 @@ var (
 	ErrCorrupt             = errors.New("corrupt compressed body")
 )
 
-// Decoder decodes snapshot bodies in any coding prexmon speaks, never
-// producing more than its limit: a few KB of zstd or gzip can claim
-// gigabytes. Both codings are read as streams through a limit, because
-// zstd's one-shot decoding bounds each frame, not their sum, and grows its
-// output by doubling: a kilobyte of frames without a declared size made it
-// allocate ten times the limit. It is safe for concurrent use; the archiver
-// keeps one per configured body size limit.
-type Decoder struct {
-	limit int64
-	zstd  sync.Pool // *zstd.Decoder, synchronous: no goroutines to stop
-	gzip  sync.Pool // *gzip.Reader
-}
-
-// MaxZstdWindow is the largest zstd window a Decoder accepts (smaller when
-// the limit is). A stream decoder allocates the window a frame declares
-// before it has decoded a byte, so without a cap 30 bytes could pin the
-// whole body limit, per decode. prexmon's agents declare at most 1 MiB; the
-// zstd tool's default levels at most 4 MiB. A frame asking for more is
-// refused as too large.
+// MaxZstdWindow is the largest zstd window Decode accepts. A stream
+// decoder allocates the window a frame declares before it has decoded a
+// byte, so without a cap 30 bytes could pin megabytes per decode. prexmon's
+// agents declare at most 1 MiB, the zstd tool's default levels at most
+// 4 MiB. A frame asking for more is refused as too large.
 const MaxZstdWindow = 4 << 20
 
-// NewDecoder returns a Decoder whose output is at most limit bytes.
-func NewDecoder(limit int64) (*Decoder, error) {
-	if limit <= 0 {
-		return nil, fmt.Errorf("decoded size limit %d must be positive", limit)
-	}
-	// Fail here, not at the first body, if the options are refused.
-	zr, err := newZstdStream(limit)
-	if err != nil {
-		return nil, err
-	}
-	d := &Decoder{limit: limit}
-	d.zstd.Put(zr)
-	return d, nil
-}
-
-func newZstdStream(limit int64) (*zstd.Decoder, error) {
-	zr, err := zstd.NewReader(nil,
-		zstd.WithDecoderConcurrency(1),
-		zstd.WithDecoderMaxMemory(uint64(limit)),
-		zstd.WithDecoderMaxWindow(uint64(max(min(limit, MaxZstdWindow), zstd.MinWindowSize))),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("zstd decoder: %w", err)
-	}
-	return zr, nil
-}
-
-// Limit is the most Decode will produce.
-func (d *Decoder) Limit() int64 { return d.limit }
+// Decoders are pooled: their tables and window are most of their cost.
+var (
+	zstdReaders = sync.Pool{New: func() any {
+		// Synchronous (concurrency 1): no goroutines to stop when the
+		// pool drops one. The options are constants, so NewReader cannot
+		// refuse them.
+		zr, _ := zstd.NewReader(nil,
+			zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderMaxMemory(MaxZstdWindow), // for streams: the largest window
+			zstd.WithDecoderMaxWindow(MaxZstdWindow),
+		)
+		return zr
+	}}
+	gzipReaders sync.Pool // *gzip.Reader; Reset needs a valid header, so no New
+)
 
 // Decode appends src, encoded with coding (a Content-Encoding value; empty
-// means identity), decoded to dst.
-func (d *Decoder) Decode(dst []byte, coding string, src []byte) ([]byte, error) {
+// means identity), decoded to dst, never producing more than limit bytes:
+// a few KB of zstd or gzip can claim gigabytes. Both codings are read as
+// streams through the limit, because zstd's one-shot decoding bounds each
+// frame, not their sum, and grows its output by doubling: a kilobyte of
+// frames without a declared size made it allocate ten times the limit.
+func Decode(dst []byte, coding string, src []byte, limit int64) ([]byte, error) {
 	switch strings.ToLower(strings.TrimSpace(coding)) {
 	case "", Identity:
-		if int64(len(src)) > d.limit {
-			return dst, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, d.limit)
+		if int64(len(src)) > limit {
+			return dst, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
 		}
 		return append(dst, src...), nil
 	case Zstd:
-		zr, _ := d.zstd.Get().(*zstd.Decoder)
-		if zr == nil {
-			var err error
-			if zr, err = newZstdStream(d.limit); err != nil {
-				return dst, err
-			}
-		}
+		zr := zstdReaders.Get().(*zstd.Decoder)
 		defer func() {
 			_ = zr.Reset(nil) // let go of src, which belongs to the caller
-			d.zstd.Put(zr)
+			zstdReaders.Put(zr)
 		}()
 		if err := zr.Reset(bytes.NewReader(src)); err != nil {
 			return dst, fmt.Errorf("%w: zstd: %w", ErrCorrupt, err)
 		}
-		return d.drain(dst, Zstd, zr)
+		return drain(dst, Zstd, zr, limit)
 	case Gzip, "x-gzip":
-		zr, _ := d.gzip.Get().(*gzip.Reader)
+		zr, _ := gzipReaders.Get().(*gzip.Reader)
 		var err error
 		if zr == nil {
 			zr, err = gzip.NewReader(bytes.NewReader(src))
@@ -244,25 +213,25 @@ func (d *Decoder) Decode(dst []byte, coding string, src []byte) ([]byte, error) 
 		if err != nil {
 			return dst, fmt.Errorf("%w: gzip: %w", ErrCorrupt, err)
 		}
-		defer d.gzip.Put(zr)
-		return d.drain(dst, Gzip, zr)
+		defer gzipReaders.Put(zr)
+		return drain(dst, Gzip, zr, limit)
 	}
 	return dst, fmt.Errorf("%w %q (want zstd, gzip or identity)", ErrUnsupportedEncoding, truncate(coding, 40))
 }
 
-// drain appends what r decodes to dst, failing once more than the limit
-// comes out, before more than the limit is held.
-func (d *Decoder) drain(dst []byte, coding string, r io.Reader) ([]byte, error) {
+// drain appends what r decodes to dst, failing once more than limit comes
+// out, before more than limit is held.
+func drain(dst []byte, coding string, r io.Reader, limit int64) ([]byte, error) {
 	buf := bytes.NewBuffer(dst)
 	start := buf.Len()
-	_, err := buf.ReadFrom(io.LimitReader(r, d.limit+1))
+	_, err := buf.ReadFrom(io.LimitReader(r, limit+1))
 	switch {
 	case errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded):
-		return dst, fmt.Errorf("%w: zstd frame declares a size or window over the limit (%d bytes, window at most %d): %w", ErrTooLarge, d.limit, min(d.limit, MaxZstdWindow), err)
+		return dst, fmt.Errorf("%w: zstd frame declares a window over %d bytes: %w", ErrTooLarge, MaxZstdWindow, err)
 	case err != nil:
 		return dst, fmt.Errorf("%w: %s: %w", ErrCorrupt, coding, err)
-	case int64(buf.Len()-start) > d.limit:
-		return dst, fmt.Errorf("%w: more than %d bytes after %s decoding", ErrTooLarge, d.limit, coding)
+	case int64(buf.Len()-start) > limit:
+		return dst, fmt.Errorf("%w: more than %d bytes after %s decoding", ErrTooLarge, limit, coding)
 	}
 	return buf.Bytes(), nil
 }

@@ -75,10 +75,6 @@ func sampleBody(n int) []byte {
 
 func TestDecodeRoundTrip(t *testing.T) {
 	body := sampleBody(100 << 10)
-	d, err := NewDecoder(1 << 20)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, coding := range []string{Zstd, Gzip, Identity} {
 		enc, err := AppendEncoded(nil, coding, body)
 		if err != nil {
@@ -88,7 +84,7 @@ func TestDecodeRoundTrip(t *testing.T) {
 			t.Errorf("%s: %d bytes from %d, expected real compression", coding, len(enc), len(body))
 		}
 		prefix := []byte("kept:")
-		out, err := d.Decode(bytes.Clone(prefix), strings.ToUpper(coding), enc)
+		out, err := Decode(bytes.Clone(prefix), strings.ToUpper(coding), enc, 1<<20)
 		if err != nil {
 			t.Fatalf("%s: decode: %v", coding, err)
 		}
@@ -134,10 +130,6 @@ func skippable(data []byte) []byte {
 
 func TestDecodeRefuses(t *testing.T) {
 	const limit = 64 << 10
-	d, err := NewDecoder(limit)
-	if err != nil {
-		t.Fatal(err)
-	}
 	bomb := bytes.Repeat([]byte{' '}, 4<<20)
 	exact := bytes.Repeat([]byte{'x'}, limit)
 	half := bytes.Repeat([]byte{'y'}, limit/2)
@@ -160,14 +152,14 @@ func TestDecodeRefuses(t *testing.T) {
 		want         error
 		msg          string // in the error, so each case fails for its own reason
 	}{
-		{"zstd bomb with content size", Zstd, mustEncode(Zstd, bomb), ErrTooLarge, "declares a size or window"},
+		{"zstd bomb with content size", Zstd, mustEncode(Zstd, bomb), ErrTooLarge, "more than 65536 bytes after zstd decoding"},
 		{"streamed zstd bomb, small window", Zstd, streamedZstd(t, bomb, 32<<10), ErrTooLarge, "more than 65536 bytes after zstd decoding"},
 		{"two streamed zstd frames, each under the limit", Zstd, concat(streamedZstd(t, half, 32<<10), streamedZstd(t, half, 32<<10), streamedZstd(t, half, 32<<10)), ErrTooLarge, "after zstd decoding"},
 		{"frames with content size adding up past the limit", Zstd, concat(oneFrame(t, half, 32<<10), oneFrame(t, half, 32<<10), oneFrame(t, []byte("z"), 32<<10)), ErrTooLarge, "after zstd decoding"},
-		{"zstd frame with a 64 MiB window", Zstd, oneFrame(t, bytes.Repeat([]byte{' '}, 1<<20), 64<<20), ErrTooLarge, "declares a size or window"},
+		{"zstd frame declaring a 64 MiB window", Zstd, rawFrame(64<<20, []byte("{}")), ErrTooLarge, "declares a window over 4194304 bytes"},
 		{"gzip bomb", Gzip, mustEncode(Gzip, bomb), ErrTooLarge, "after gzip decoding"},
 		{"identity over the limit", Identity, append(exact, 'x'), ErrTooLarge, "more than 65536 bytes"},
-		{"zstd one over the limit", Zstd, mustEncode(Zstd, append(exact, 'x')), ErrTooLarge, "declares a size or window"},
+		{"zstd one over the limit", Zstd, mustEncode(Zstd, append(exact, 'x')), ErrTooLarge, "more than 65536 bytes after zstd decoding"},
 		{"gzip one over the limit", Gzip, mustEncode(Gzip, append(exact, 'x')), ErrTooLarge, "after gzip decoding"},
 		{"zstd exactly the limit", Zstd, mustEncode(Zstd, exact), nil, ""},
 		{"zstd exactly the limit in two streamed frames", Zstd, concat(streamedZstd(t, half, 32<<10), streamedZstd(t, half, 32<<10)), nil, ""},
@@ -184,7 +176,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"a stacked coding", "gzip, zstd", []byte("x"), ErrUnsupportedEncoding, `"gzip, zstd"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := d.Decode(nil, tc.coding, tc.src)
+			out, err := Decode(nil, tc.coding, tc.src, limit)
 			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
 				t.Fatalf("Decode = %d bytes, %v; want %v", len(out), err, tc.want)
 			}
@@ -199,15 +191,11 @@ func TestDecodeRefuses(t *testing.T) {
 }
 
 // TestDecodeBombMemory decodes eight frames of 64 MiB each, 70 KB in all,
-// and checks that the Decoder allocates a small multiple of its limit, not
+// and checks that Decode allocates a small multiple of its limit, not
 // of the bomb: one-shot zstd decoding allocated about five times the limit
 // per frame, 44x here.
 func TestDecodeBombMemory(t *testing.T) {
 	const limit = 1 << 20
-	d, err := NewDecoder(limit)
-	if err != nil {
-		t.Fatal(err)
-	}
 	frame := streamedZstd(t, bytes.Repeat([]byte{' '}, 64<<20), 64<<10)
 	bomb := bytes.Repeat(frame, 8)
 	if len(bomb) > 256<<10 {
@@ -216,7 +204,7 @@ func TestDecodeBombMemory(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	_, err = d.Decode(nil, Zstd, bomb)
+	_, err := Decode(nil, Zstd, bomb, limit)
 	runtime.ReadMemStats(&after)
 	if !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("Decode: %v, want ErrTooLarge", err)
@@ -243,16 +231,12 @@ func rawFrame(window int, data []byte) []byte {
 // before allocating it.
 func TestDecodeHugeWindowMemory(t *testing.T) {
 	const limit = 16 << 20
-	d, err := NewDecoder(limit)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, window := range []int{MaxZstdWindow, 16 << 20} {
 		src := rawFrame(window, []byte(`{"schema_version":1}`))
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		out, err := d.Decode(nil, Zstd, src)
+		out, err := Decode(nil, Zstd, src, limit)
 		runtime.ReadMemStats(&after)
 		alloc := after.TotalAlloc - before.TotalAlloc
 		switch {
@@ -264,12 +248,6 @@ func TestDecodeHugeWindowMemory(t *testing.T) {
 		if alloc > 2*MaxZstdWindow {
 			t.Errorf("%d-byte frame with a %d-byte window allocated %d bytes, want at most %d", len(src), window, alloc, 2*MaxZstdWindow)
 		}
-	}
-}
-
-func TestNewDecoderRejectsBadLimit(t *testing.T) {
-	if _, err := NewDecoder(0); err == nil {
-		t.Fatal("NewDecoder(0) succeeded")
 	}
 }
 
@@ -286,14 +264,10 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add(Zstd, streamedZstd(f, body, 32<<10))
 	f.Add(Identity, body)
-	d, err := NewDecoder(64 << 10)
-	if err != nil {
-		f.Fatal(err)
-	}
 	f.Fuzz(func(t *testing.T, coding string, src []byte) {
-		out, err := d.Decode(nil, coding, src)
-		if err == nil && int64(len(out)) > d.Limit() {
-			t.Fatalf("decoded %d bytes, limit %d", len(out), d.Limit())
+		out, err := Decode(nil, coding, src, 64<<10)
+		if err == nil && len(out) > 64<<10 {
+			t.Fatalf("decoded %d bytes, limit %d", len(out), 64<<10)
 		}
 	})
 }
@@ -302,10 +276,6 @@ func FuzzDecode(f *testing.F) {
 // what the archiver pays per scrape before it can check the body.
 func BenchmarkDecode(b *testing.B) {
 	body := sampleBody(100 << 10)
-	d, err := NewDecoder(16 << 20)
-	if err != nil {
-		b.Fatal(err)
-	}
 	for _, coding := range []string{Zstd, Gzip} {
 		enc, err := AppendEncoded(nil, coding, body)
 		if err != nil {
@@ -316,7 +286,7 @@ func BenchmarkDecode(b *testing.B) {
 			b.ReportMetric(float64(len(body))/float64(len(enc)), "ratio")
 			var out []byte
 			for b.Loop() {
-				if out, err = d.Decode(out[:0], coding, enc); err != nil {
+				if out, err = Decode(out[:0], coding, enc, 16<<20); err != nil {
 					b.Fatal(err)
 				}
 			}

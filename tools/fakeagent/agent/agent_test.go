@@ -19,10 +19,6 @@ import (
 
 func TestEncodeRealistic(t *testing.T) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-	dec16, err := snapshot.NewDecoder(16 << 20)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for seed := range uint64(16) {
 		b, err := Encode(seed, now, gzip.BestSpeed)
 		if err != nil {
@@ -53,7 +49,7 @@ func TestEncodeRealistic(t *testing.T) {
 		if plain, err := io.ReadAll(zr); err != nil || !bytes.Equal(plain, b.JSON) {
 			t.Fatalf("seed %d: gzip body does not round-trip: %v", seed, err)
 		}
-		if plain, err := dec16.Decode(nil, snapshot.Zstd, b.Zstd); err != nil || !bytes.Equal(plain, b.JSON) {
+		if plain, err := snapshot.Decode(nil, snapshot.Zstd, b.Zstd, 16<<20); err != nil || !bytes.Equal(plain, b.JSON) {
 			t.Fatalf("seed %d: zstd body does not round-trip: %v", seed, err)
 		}
 		if r := b.ZstdRatio(); r < 3.5 || r > 6 {
@@ -219,8 +215,6 @@ func TestFleetServesEveryAgent(t *testing.T) {
 	}
 }
 
-var checkDecoder, _ = snapshot.NewDecoder(16 << 20)
-
 func checkAgent(client *http.Client, target, accept, want string, validate bool) error {
 	req, err := http.NewRequest(http.MethodGet, "http://"+target+"/snapshot", nil)
 	if err != nil {
@@ -245,7 +239,7 @@ func checkAgent(client *http.Client, target, accept, want string, validate bool)
 	if coding != want {
 		return fmt.Errorf("%s: Accept-Encoding %q answered with %q, want %q", target, accept, coding, want)
 	}
-	raw, err := checkDecoder.Decode(nil, coding, wire)
+	raw, err := snapshot.Decode(nil, coding, wire, 16<<20)
 	if err != nil {
 		return fmt.Errorf("%s: %w", target, err)
 	}
@@ -308,10 +302,6 @@ func BenchmarkCodingsRealistic(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	dec, err := snapshot.NewDecoder(16 << 20)
-	if err != nil {
-		b.Fatal(err)
-	}
 	for _, coding := range []string{snapshot.Zstd, snapshot.Gzip} {
 		enc, err := snapshot.AppendEncoded(nil, coding, body.JSON)
 		if err != nil {
@@ -331,7 +321,7 @@ func BenchmarkCodingsRealistic(b *testing.B) {
 			b.SetBytes(int64(len(body.JSON)))
 			var out []byte
 			for b.Loop() {
-				if out, err = dec.Decode(out[:0], coding, enc); err != nil {
+				if out, err = snapshot.Decode(out[:0], coding, enc, 16<<20); err != nil {
 					b.Fatal(err)
 				}
 			}
