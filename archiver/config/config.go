@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -83,6 +84,13 @@ type APIConfig struct {
 	PushAllowedCIDRs []string `yaml:"push_allowed_cidrs,omitempty"`
 	// TrustedProxies are the only peers whose X-Forwarded-For is believed.
 	TrustedProxies []string `yaml:"trusted_proxies,omitempty"`
+	// MaxConcurrentPushes bounds the pushes received, decoded and waiting
+	// for their fsync at once (default 16); more are answered 503.
+	MaxConcurrentPushes int `yaml:"max_concurrent_pushes,omitempty"`
+	// PushRateLimit bounds the pushes each client address may make
+	// (default 1 a second, bursts of 10); more are answered 429. A rate of
+	// 0 turns the limit off.
+	PushRateLimit *RateLimit `yaml:"push_rate_limit,omitempty"`
 
 	// Parsed forms, filled by Load.
 	PushAllowed []netip.Prefix `yaml:"-"`
@@ -90,6 +98,19 @@ type APIConfig struct {
 	WriteTokens []string       `yaml:"-"`
 	ReadTokens  []string       `yaml:"-"`
 }
+
+// RateLimit is a token bucket: Rate tokens a second, at most Burst saved up.
+type RateLimit struct {
+	Rate  float64 `yaml:"rate"`
+	Burst int     `yaml:"burst"`
+}
+
+// Push intake defaults, as SPEC.md gives them.
+const DefaultMaxConcurrentPushes = 16
+
+// DefaultPushRateLimit is a snapshot a second, ten at once after a pause
+// (an agent sending what it spooled while the archiver was away).
+var DefaultPushRateLimit = RateLimit{Rate: 1, Burst: 10}
 
 // Load reads, parses and validates filename. Relative paths inside the file
 // (file_sd globs, token files, TLS files) are resolved against the file's
@@ -199,6 +220,19 @@ func (c *Config) validate() error {
 	}
 	if err := c.HTTPClient.Validate(); err != nil {
 		return fmt.Errorf("http_client: %w", err)
+	}
+	if c.API.MaxConcurrentPushes == 0 {
+		c.API.MaxConcurrentPushes = DefaultMaxConcurrentPushes
+	}
+	if c.API.MaxConcurrentPushes < 0 {
+		return errors.New("api.max_concurrent_pushes must be positive")
+	}
+	if c.API.PushRateLimit == nil {
+		rl := DefaultPushRateLimit
+		c.API.PushRateLimit = &rl
+	}
+	if rl := c.API.PushRateLimit; math.IsNaN(rl.Rate) || rl.Rate < 0 || rl.Burst < 0 || (rl.Rate > 0 && rl.Burst == 0) {
+		return fmt.Errorf("api.push_rate_limit: rate must be >= 0 and burst >= 1 (got rate %v, burst %d)", rl.Rate, rl.Burst)
 	}
 	var err error
 	if c.API.PushAllowed, err = parsePrefixes(c.API.PushAllowedCIDRs); err != nil {

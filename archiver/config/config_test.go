@@ -29,6 +29,9 @@ func TestParseDefaults(t *testing.T) {
 	if !cfg.HTTPClient.FollowRedirects {
 		t.Error("http_client defaults not applied")
 	}
+	if cfg.API.MaxConcurrentPushes != 16 || *cfg.API.PushRateLimit != (RateLimit{Rate: 1, Burst: 10}) {
+		t.Errorf("max_concurrent_pushes %d, push_rate_limit %+v, want 16 and {1 10}", cfg.API.MaxConcurrentPushes, *cfg.API.PushRateLimit)
+	}
 }
 
 func TestParseFull(t *testing.T) {
@@ -47,6 +50,8 @@ http_client:
 api:
   push_allowed_cidrs: ["10.0.0.0/8", "192.168.1.1"]
   trusted_proxies: ["127.0.0.1/32"]
+  max_concurrent_pushes: 4
+  push_rate_limit: {rate: 0.5, burst: 3}
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -56,6 +61,9 @@ api:
 	}
 	if *cfg.EnableCompression {
 		t.Error("enable_compression: false ignored")
+	}
+	if cfg.API.MaxConcurrentPushes != 4 || *cfg.API.PushRateLimit != (RateLimit{Rate: 0.5, Burst: 3}) {
+		t.Errorf("max_concurrent_pushes %d, push_rate_limit %+v", cfg.API.MaxConcurrentPushes, *cfg.API.PushRateLimit)
 	}
 	if cfg.FileSDConfigs[0].RefreshInterval != DefaultRefreshInterval {
 		t.Errorf("refresh_interval %s, want default", cfg.FileSDConfigs[0].RefreshInterval)
@@ -84,6 +92,10 @@ func TestParseErrors(t *testing.T) {
 		{"file_sd bad glob", "file_sd_configs:\n  - files: [\"t/[.yml\"]\n", "bad pattern"},
 		{"bad cidr", "api:\n  push_allowed_cidrs: [\"10.0.0.0/33\"]\n", "push_allowed_cidrs"},
 		{"bad scheme", "scheme: ftp\n", "scheme"},
+		{"negative push concurrency", "api:\n  max_concurrent_pushes: -1\n", "max_concurrent_pushes"},
+		{"rate without burst", "api:\n  push_rate_limit: {rate: 2}\n", "push_rate_limit"},
+		{"negative rate", "api:\n  push_rate_limit: {rate: -1, burst: 1}\n", "push_rate_limit"},
+		{"nan rate", "api:\n  push_rate_limit: {rate: .nan, burst: 1}\n", "push_rate_limit"},
 		{"bad http_client", "http_client:\n  bearer_token: a\n  bearer_token_file: b\n", "at most one of bearer_token"},
 		{"syntax error has line", "scrape_interval: 5s\nstatic_configs: [\n", "line"},
 	} {
