@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/pprof"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -58,6 +57,16 @@ func runMain() int {
 				Default("0").Int()
 		autoReload = app.Flag("config.auto-reload-interval", "How often to check the config file for changes; a change is loaded once it has held for one check. 0 reloads only on SIGHUP or POST /-/reload.").
 				Default("30s").Duration()
+		readTimeout = app.Flag("web.read-timeout", "Maximum duration before timing out read of the request, body included, and closing idle connections.").
+				Default("5m").Duration()
+		idleTimeout = app.Flag("web.idle-timeout", "How long a kept-alive connection may wait for its next request before it is closed.").
+				Default("2m").Duration()
+		maxConns = app.Flag("web.max-connections", "Maximum number of simultaneous connections per listen address; further ones wait unaccepted. Lowered at start if the open-file limit cannot hold it beside the day files and scrapes.").
+				Default("4096").Int()
+		enableLifecycle = app.Flag("web.enable-lifecycle", "Enable reload via HTTP request (POST or PUT /-/reload). SIGHUP always reloads.").
+				Default("false").Bool()
+		enablePprof = app.Flag("web.enable-pprof", "Serve Go profiles under /debug/pprof/ (behind the read tokens when set).").
+				Default("false").Bool()
 		toolkitFlags = kingpinflag.AddFlags(app, ":5000")
 	)
 	logConfig := &promslog.Config{}
@@ -96,8 +105,30 @@ func runMain() int {
 		versioncollector.NewCollector("archiver"),
 	)
 
+	fdLimit := fileLimit()
 	if *maxOpenFiles <= 0 {
-		*maxOpenFiles = defaultMaxOpenFiles(fileLimit())
+		*maxOpenFiles = defaultMaxOpenFiles(fdLimit)
+	}
+	if *maxConns <= 0 {
+		logger.Error("--web.max-connections must be positive")
+		return 2
+	}
+	listeners := 1
+	if !*toolkitFlags.WebSystemdSocket {
+		listeners = max(1, len(*toolkitFlags.WebListenAddresses))
+	}
+	if n, lowered := connectionLimit(fdLimit, *maxConns, *maxOpenFiles, listeners); lowered {
+		logger.Warn("--web.max-connections lowered to leave descriptors for day files and scrapes; raise the open-file limit (ulimit -n) to allow more",
+			"requested", *maxConns, "used", n, "open_file_limit", fdLimit, "max_open_files", *maxOpenFiles)
+		*maxConns = n
+	}
+	wo := webOptions{
+		flags:           toolkitFlags,
+		readTimeout:     *readTimeout,
+		idleTimeout:     *idleTimeout,
+		maxConns:        *maxConns,
+		enableLifecycle: *enableLifecycle,
+		enablePprof:     *enablePprof,
 	}
 	st, err := store.Open(*storagePath, store.Options{
 		SyncInterval: *syncInterval,
@@ -110,7 +141,7 @@ func runMain() int {
 		logger.Error("cannot open storage", "path", *storagePath, "err", err)
 		return 1
 	}
-	code := serve(logger, reg, st, cfg, cfgSum, *configFile, *autoReload, toolkitFlags)
+	code := serve(logger, reg, st, cfg, cfgSum, *configFile, *autoReload, wo)
 	if err := st.Close(); err != nil {
 		logger.Error("closing storage", "err", err)
 		return 1
@@ -129,9 +160,19 @@ func defaultMaxOpenFiles(limit uint64) int {
 	return int(min(max(limit/3, 64), 8192))
 }
 
+// webOptions are the HTTP server's flags.
+type webOptions struct {
+	flags           *web.FlagConfig
+	readTimeout     time.Duration
+	idleTimeout     time.Duration
+	maxConns        int
+	enableLifecycle bool
+	enablePprof     bool
+}
+
 // serve runs scraping, discovery and the HTTP server until a signal or a
 // failure, and returns once no scrape or push can write any more.
-func serve(logger *slog.Logger, reg *prometheus.Registry, st *store.Store, cfg *config.Config, cfgSum [sha256.Size]byte, configFile string, autoReload time.Duration, toolkitFlags *web.FlagConfig) int {
+func serve(logger *slog.Logger, reg *prometheus.Registry, st *store.Store, cfg *config.Config, cfgSum [sha256.Size]byte, configFile string, autoReload time.Duration, wo webOptions) int {
 	mgr := scrape.NewManager(scrape.Options{
 		Appender:   st,
 		Logger:     logger.With("component", "scrape"),
@@ -147,14 +188,6 @@ func serve(logger *slog.Logger, reg *prometheus.Registry, st *store.Store, cfg *
 	rl.succeeded()
 	rl.lastSum = cfgSum
 
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	// Profiles, as Prometheus serves them, for finding what limits a big
-	// fleet; behind the same TLS and auth as everything else.
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	landing, err := web.NewLandingPage(web.LandingConfig{
 		Name:        "prexmon archiver",
 		Description: "Archives the snapshots of prexmon agents",
@@ -170,20 +203,34 @@ func serve(logger *slog.Logger, reg *prometheus.Registry, st *store.Store, cfg *
 		mgr.Stop()
 		return 1
 	}
-	mux.Handle("GET /{$}", landing)
-	mux.Handle("/", api.New(api.Options{
-		Store:          st,
-		Agents:         mgr.Agents,
-		Ready:          rl.ready,
-		Reload:         rl.reload,
-		WriteTokens:    func() []string { return rl.current().API.WriteTokens },
-		ReadTokens:     func() []string { return rl.current().API.ReadTokens },
-		PushAllowed:    func(a netip.Addr) bool { return rl.current().API.PushAllowedFrom(a) },
-		TrustedProxies: func() []netip.Prefix { return rl.current().API.Proxies },
-		MaxBodyBytes:   func() int64 { return int64(rl.current().BodySizeLimit) },
-		Logger:         logger.With("component", "api"),
-		Registerer:     reg,
-	}))
+	handler := api.New(api.Options{
+		Store:               st,
+		Agents:              mgr.Agents,
+		Ready:               rl.ready,
+		Reload:              rl.reload,
+		WriteTokens:         func() []string { return rl.current().API.WriteTokens },
+		ReadTokens:          func() []string { return rl.current().API.ReadTokens },
+		PushAllowed:         func(a netip.Addr) bool { return rl.current().API.PushAllowedFrom(a) },
+		TrustedProxies:      func() []netip.Prefix { return rl.current().API.Proxies },
+		MaxBodyBytes:        func() int64 { return int64(rl.current().BodySizeLimit) },
+		MaxConcurrentPushes: func() int { return rl.current().API.MaxConcurrentPushes },
+		PushRateLimit: func() (float64, int) {
+			l := rl.current().API.PushRateLimit
+			return l.Rate, l.Burst
+		},
+		Metrics:         promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
+		Landing:         landing,
+		EnableLifecycle: wo.enableLifecycle,
+		EnablePprof:     wo.enablePprof,
+		Logger:          logger.With("component", "api"),
+		Registerer:      reg,
+	})
+	listeners, err := listen(wo.flags, wo.maxConns, logger)
+	if err != nil {
+		logger.Error("web server", "err", err)
+		mgr.Stop()
+		return 1
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -239,9 +286,14 @@ func serve(logger *slog.Logger, reg *prometheus.Registry, st *store.Store, cfg *
 		}
 	}, func(error) { cancel() })
 	{
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{
+			Handler:           handler,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       wo.readTimeout,
+			IdleTimeout:       wo.idleTimeout,
+		}
 		g.Add(func() error {
-			if err := web.ListenAndServe(srv, toolkitFlags, logger); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := web.ServeMultiple(listeners, srv, wo.flags, logger); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("web server: %w", err)
 			}
 			return nil
@@ -250,6 +302,7 @@ func serve(logger *slog.Logger, reg *prometheus.Registry, st *store.Store, cfg *
 			sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer scancel()
 			_ = srv.Shutdown(sctx)
+			closeAll(listeners) // in case serving never started
 		})
 	}
 	if err := g.Run(); err != nil {

@@ -1,19 +1,24 @@
 // Package api serves the archiver's HTTP interface: the snapshot queries
 // (streamed straight from the day files), the push intake, and the health,
-// readiness and reload endpoints, all in Prometheus' API envelope.
+// readiness, reload, metrics and profiling endpoints, behind one path check.
 package api
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/prexmon/prexmon/archiver/scrape"
 	"github.com/prexmon/prexmon/archiver/store"
@@ -43,6 +48,30 @@ type Options struct {
 	// MaxBodyBytes bounds a pushed snapshot, as sent and after
 	// decompression (nil or <= 0: DefaultMaxBodyBytes); asked at every push.
 	MaxBodyBytes func() int64
+	// MaxConcurrentPushes bounds the pushes being received, decoded or
+	// waiting for their fsync (nil or <= 0: 16); more are answered 503 with
+	// Retry-After. Asked at every push.
+	MaxConcurrentPushes func() int
+	// PushRateLimit is each client address's token bucket: rate pushes a
+	// second, burst at once (nil or rate <= 0: no limit); more are answered
+	// 429 with Retry-After. Asked at every push.
+	PushRateLimit func() (rate float64, burst int)
+	// PushMemory bounds the bytes every push in progress may hold at once,
+	// as sent, decoded and copied into its line (default
+	// DefaultPushMemory); a push that would go past it is answered 503
+	// with Retry-After. It must hold a few times MaxBodyBytes.
+	PushMemory int64
+	// Metrics serves /metrics, open to all like the health endpoints
+	// (nil: not served).
+	Metrics http.Handler
+	// Landing serves GET /, behind the read tokens (nil: not served).
+	Landing http.Handler
+	// EnableLifecycle allows POST and PUT /-/reload (--web.enable-lifecycle);
+	// without it they answer 403, as Prometheus does.
+	EnableLifecycle bool
+	// EnablePprof serves /debug/pprof/ behind the read tokens
+	// (--web.enable-pprof); without it the path is 404.
+	EnablePprof bool
 	// MaxQueries bounds the snapshot and file queries served at once
 	// (default 32); more wait their turn. Each holds files and about a
 	// megabyte of buffers, and descriptors are shared with the scrapes.
@@ -81,11 +110,27 @@ type api struct {
 	queries  *prometheus.CounterVec
 	slots    chan struct{}
 	bodyPool bufferPool
+
+	pushing  atomic.Int64 // pushes holding a MaxConcurrentPushes slot
+	pushMem  *semaphore.Weighted
+	limiters rateLimiters
+	dedup    dedup
+	// pushWait bounds how long a push waits for its fsync before it is
+	// answered 503 (pushTimeout; shorter in tests).
+	pushWait time.Duration
+	// appendSync stores a pushed record (Store.AppendSync; a seam for
+	// tests that need a slow disk).
+	appendSync func(context.Context, store.Record) error
 }
 
-// New returns the handler for every archiver endpoint except /metrics,
-// which main mounts beside it.
+// New returns the handler for every archiver endpoint. It checks the
+// request path before any routing or cleaning, so nothing reaches a
+// handler under a path other than the one the client sent.
 func New(o Options) http.Handler {
+	return newAPI(o).handler()
+}
+
+func newAPI(o Options) *api {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -95,13 +140,18 @@ func New(o Options) http.Handler {
 	if o.MaxQueries <= 0 {
 		o.MaxQueries = 32
 	}
+	if o.PushMemory <= 0 {
+		o.PushMemory = DefaultPushMemory
+	}
 	a := &api{
-		o:     o,
-		log:   o.Logger,
-		slots: make(chan struct{}, o.MaxQueries),
+		o:        o,
+		log:      o.Logger,
+		slots:    make(chan struct{}, o.MaxQueries),
+		pushMem:  semaphore.NewWeighted(o.PushMemory),
+		pushWait: pushTimeout,
 		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "archiver", Name: "push_requests_total",
-			Help: "Push requests by result (stored, unauthorized, forbidden, bad_request, too_large, error).",
+			Help: "Push requests by result (stored, duplicate, unauthorized, forbidden, rate_limited, overloaded, bad_request, too_large, unconfirmed, error).",
 		}, []string{"result"}),
 		queries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "archiver", Name: "query_requests_total",
@@ -113,10 +163,16 @@ func New(o Options) http.Handler {
 			a.log.Error("cannot register API metrics", "err", err)
 		}
 	}
-	for _, r := range []string{"stored", "unauthorized", "forbidden", "bad_request", "too_large", "error"} {
+	for _, r := range pushResults {
 		a.pushes.WithLabelValues(r)
 	}
+	if o.Store != nil {
+		a.appendSync = o.Store.AppendSync
+	}
+	return a
+}
 
+func (a *api) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /api/v1/snapshots/{ip}/{date}", a.query("snapshots", a.limited(a.day)))
 	mux.Handle("GET /api/v1/snapshots/{ip}/latest", a.query("latest", a.limited(a.latest)))
@@ -125,8 +181,29 @@ func New(o Options) http.Handler {
 	mux.HandleFunc("POST /api/v1/snapshots", a.push)
 	mux.HandleFunc("POST /upload", a.push)
 	mux.Handle("/api/v1/", a.query("unknown", func(w http.ResponseWriter, r *http.Request) {
+		if allow := allowedMethods(mux, r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, http.StatusMethodNotAllowed, errMethod, "method "+r.Method+" not allowed for "+r.URL.Path+" (allowed: "+strings.Join(allow, ", ")+")")
+			return
+		}
 		writeError(w, http.StatusNotFound, errNotFound, "unknown endpoint "+r.Method+" "+r.URL.Path)
 	}))
+	if a.o.Metrics != nil {
+		mux.Handle("/metrics", a.o.Metrics)
+	}
+	if a.o.Landing != nil {
+		mux.Handle("GET /{$}", a.readOnly(a.o.Landing))
+	}
+	if a.o.EnablePprof {
+		// Profiles, as Prometheus serves them, for finding what limits a
+		// big fleet. They reveal memory contents and cost CPU: off unless
+		// asked for, and behind the read tokens.
+		mux.Handle("/debug/pprof/", a.readOnly(http.HandlerFunc(pprof.Index)))
+		mux.Handle("/debug/pprof/cmdline", a.readOnly(http.HandlerFunc(pprof.Cmdline)))
+		mux.Handle("/debug/pprof/profile", a.readOnly(http.HandlerFunc(pprof.Profile)))
+		mux.Handle("/debug/pprof/symbol", a.readOnly(http.HandlerFunc(pprof.Symbol)))
+		mux.Handle("/debug/pprof/trace", a.readOnly(http.HandlerFunc(pprof.Trace)))
+	}
 	healthy := func(w http.ResponseWriter, r *http.Request) { writeText(w, http.StatusOK, "Healthy.") }
 	mux.HandleFunc("GET /healthz", healthy)
 	mux.HandleFunc("GET /readyz", a.ready)
@@ -136,6 +213,24 @@ func New(o Options) http.Handler {
 	mux.HandleFunc("POST /-/reload", a.reload)
 	mux.HandleFunc("PUT /-/reload", a.reload)
 	return a.guard(mux)
+}
+
+// allowedMethods lists the methods mux routes r's path to a real endpoint
+// with, for the Allow header of a 405; none means the path is unknown.
+func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
+	_, fallback := mux.Handler(r)
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch} {
+		if m == r.Method {
+			continue
+		}
+		probe := *r
+		probe.Method = m
+		if _, pattern := mux.Handler(&probe); pattern != fallback {
+			allow = append(allow, m)
+		}
+	}
+	return allow
 }
 
 // Prometheus API error types, plus the two auth ones it lacks.
@@ -148,6 +243,8 @@ const (
 	errUnsupported  = "unsupported_media_type"
 	errInternal     = "internal"
 	errUnavailable  = "unavailable"
+	errMethod       = "method_not_allowed"
+	errRateLimited  = "rate_limited"
 )
 
 type envelope struct {
@@ -241,15 +338,33 @@ func (a *api) query(endpoint string, h http.HandlerFunc) http.Handler {
 		defer func() {
 			a.queries.WithLabelValues(endpoint, strconv.Itoa(rec.code)).Inc()
 		}()
-		if a.o.ReadTokens != nil {
-			if tokens := a.o.ReadTokens(); len(tokens) > 0 && !bearerOK(r, tokens) {
-				rec.Header().Set("WWW-Authenticate", `Bearer realm="prexmon"`)
-				writeError(rec, http.StatusUnauthorized, errUnauthorized, "a valid read token is required (Authorization: Bearer <token>)")
-				return
-			}
+		if a.readAllowed(rec, r) {
+			h(rec, r)
 		}
-		h(rec, r)
 	})
+}
+
+// readOnly puts h behind the read tokens.
+func (a *api) readOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.readAllowed(w, r) {
+			h.ServeHTTP(w, r)
+		}
+	})
+}
+
+// readAllowed answers 401 and reports false when read tokens are set and
+// r carries none of them.
+func (a *api) readAllowed(w http.ResponseWriter, r *http.Request) bool {
+	if a.o.ReadTokens == nil {
+		return true
+	}
+	if tokens := a.o.ReadTokens(); len(tokens) > 0 && !bearerOK(r, tokens) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="prexmon"`)
+		writeError(w, http.StatusUnauthorized, errUnauthorized, "a valid read token is required (Authorization: Bearer <token>)")
+		return false
+	}
+	return true
 }
 
 // limited makes a storage query wait for one of MaxQueries slots; a client
@@ -329,7 +444,18 @@ func (a *api) ready(w http.ResponseWriter, r *http.Request) {
 	writeText(w, http.StatusOK, "Ready.")
 }
 
+// reload re-reads the configuration. It changes what is scraped and who
+// may push, so it needs --web.enable-lifecycle and, when read tokens are
+// set, one of them: the operators' tokens, not the write tokens every
+// agent host holds.
 func (a *api) reload(w http.ResponseWriter, r *http.Request) {
+	if !a.o.EnableLifecycle {
+		writeText(w, http.StatusForbidden, "Lifecycle API is not enabled.")
+		return
+	}
+	if !a.readAllowed(w, r) {
+		return
+	}
 	if a.o.Reload == nil {
 		writeText(w, http.StatusServiceUnavailable, "reload is not available")
 		return

@@ -390,8 +390,10 @@ func TestLifecycleEndpoints(t *testing.T) {
 		{"prometheus healthy", "GET", "/-/healthy", nil, 200, "Healthy"},
 		{"prometheus ready", "GET", "/-/ready", nil, 200, "Ready"},
 		{"not ready", "GET", "/readyz", func(o *Options) { o.Ready = func() error { return errors.New("config not loaded") } }, 503, "config not loaded"},
-		{"reload", "POST", "/-/reload", func(o *Options) { o.Reload = func() error { reloads++; return nil } }, 200, ""},
-		{"reload fails", "POST", "/-/reload", func(o *Options) { o.Reload = func() error { return reloadErr } }, 500, "boom"},
+		{"reload", "POST", "/-/reload", func(o *Options) { o.EnableLifecycle = true; o.Reload = func() error { reloads++; return nil } }, 200, ""},
+		{"reload fails", "POST", "/-/reload", func(o *Options) { o.EnableLifecycle = true; o.Reload = func() error { return reloadErr } }, 500, "boom"},
+		{"reload without lifecycle", "POST", "/-/reload", func(o *Options) { o.Reload = func() error { reloads++; return nil } }, 403, "Lifecycle API is not enabled."},
+		{"reload by PUT without lifecycle", "PUT", "/-/reload", func(o *Options) { o.Reload = func() error { reloads++; return nil } }, 403, "Lifecycle API is not enabled."},
 		{"reload by GET", "GET", "/-/reload", func(o *Options) { o.Reload = func() error { return nil } }, 405, ""},
 	}
 	for _, tc := range tests {
