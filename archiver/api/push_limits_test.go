@@ -368,16 +368,17 @@ func TestPushFailedIsRetried(t *testing.T) {
 	}
 }
 
-// TestPushMemoryBudget sends bombs (15 KB of gzip, 15 MiB decoded) at
-// once: what the budget cannot hold is refused with 503, nothing is
-// stored (they are not JSON), and every slot and byte is given back.
+// TestPushMemoryBudget sends bombs (4 KB of gzip, 4 MB decoded) at once:
+// what the budget cannot hold is refused with 503, nothing is stored (they
+// are not JSON), and every slot and byte is given back.
 func TestPushMemoryBudget(t *testing.T) {
-	const budget = 40 << 20
+	const budget = 12 << 20
 	ps := newPushServer(t, func(o *Options) {
 		o.PushMemory = budget
+		o.MaxBodyBytes = func() int64 { return 4 << 20 }
 		o.MaxConcurrentPushes = func() int { return 8 }
 	}, nil)
-	bomb := gz(make([]byte, 15<<20))
+	bomb := gz(make([]byte, 4<<20-1000))
 	var wg sync.WaitGroup
 	codes := make(chan int, 8)
 	for range 8 {
