@@ -419,7 +419,7 @@ func TestArchiverReloadAndShutdown(t *testing.T) {
 	}
 
 	// Reloads here come only from SIGHUP and POST /-/reload.
-	a := startArchiver(t, dir, good, "--config.auto-reload-interval=0")
+	a := startArchiver(t, dir, good, "--config.auto-reload-interval=0", "--web.enable-lifecycle")
 	a.waitLines(t, "127.0.5.2", 1)
 	if v, err := a.metric("archiver_config_last_reload_successful"); err != nil || v != 1 {
 		t.Errorf("reload successful %v (%v), want 1 after start", v, err)
