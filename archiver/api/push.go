@@ -342,7 +342,8 @@ func (a *api) readBody(w http.ResponseWriter, r *http.Request, p *pending, limit
 	return body2, 0, "", nil
 }
 
-// decode decodes wire into a buffer sized and reserved in advance. A body
+// decode decodes wire into a buffer sized and reserved in advance, eight
+// times the size of wire (at least 256 KB, a pooled buffer). A body
 // claiming more than that is decoded again into one four times larger, up
 // to limit: a real snapshot (a fifth of its size compressed) fits the first
 // try, and a bomb is paid for before its bytes exist, not after.
@@ -351,13 +352,13 @@ func (a *api) decode(p *pending, enc string, wire []byte, limit int64) ([]byte, 
 	if strings.EqualFold(strings.TrimSpace(enc), snapshot.Zstd) {
 		base += snapshot.MaxZstdWindow // the decoder's window, allocated up front
 	}
-	need := min(limit, max(1<<20, 16*int64(len(wire))))
+	need := min(limit, max(256<<10, 8*int64(len(wire))))
 	for {
 		if !p.reserve(base + need + 2*bytes.MinRead) {
 			return nil, http.StatusServiceUnavailable, errUnavailable, errNoPushMemory
 		}
 		var dst []byte
-		if need <= maxPooledBody {
+		if need+2*bytes.MinRead <= maxPooledBody {
 			p.plain.Grow(int(need) + 2*bytes.MinRead)
 			dst = p.plain.AvailableBuffer()
 		} else {
