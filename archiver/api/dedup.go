@@ -1,21 +1,31 @@
 package api
 
 import (
+	"context"
+	"errors"
 	"hash/maphash"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
+
+	"github.com/prexmon/prexmon/archiver/store"
+	"github.com/prexmon/prexmon/exporter/snapshot"
 )
 
 // Pushes are delivered at least once: an agent retries whatever was not
 // answered 200, and answers get lost. dedup recognises a snapshot pushed
 // again by the same client address with the same collected_at, among the
-// last dedupWindow snapshots stored for that address since the archiver
-// started and those still being stored, so that it is stored once. An
-// address out of the last maxDedupClients that pushed is forgotten first.
+// last dedupWindow snapshots stored for that address and those still being
+// stored, so that it is stored once. The window of an address is filled
+// from the last dedupWarmSpan of its current day file when it first pushes
+// after a start (or after being forgotten), so a retry across a restart is
+// recognised too. Past maxDedupClients addresses, arbitrary idle ones are
+// forgotten.
 const (
 	dedupWindow     = 32
 	maxDedupClients = 1 << 16
+	dedupWarmSpan   = time.Hour
 )
 
 // dedupKey names one snapshot of one client; the zero key (no collected_at)
@@ -38,6 +48,7 @@ type clientPushes struct {
 	recent   [dedupWindow]uint64 // ring of stored keys; 0 is empty
 	next     int
 	inflight map[uint64]*pushJob
+	warmed   chan struct{} // closed once recent holds the day file's tail
 }
 
 type dedup struct {
@@ -55,10 +66,59 @@ func (d *dedup) init() {
 }
 
 func (d *dedup) key(client netip.Addr, collectedAt []byte) dedupKey {
+	return dedupKey{client: client, at: d.hash(collectedAt), valid: true}
+}
+
+func (d *dedup) hash(collectedAt []byte) uint64 {
 	d.init()
 	// |1: never the empty slot's 0. The seed keeps clients from choosing
 	// collisions.
-	return dedupKey{client: client, at: maphash.Bytes(d.seed, collectedAt) | 1, valid: true}
+	return maphash.Bytes(d.seed, collectedAt) | 1
+}
+
+// client returns client's entry, creating it; the caller holds d.mu.
+func (d *dedup) client(ip netip.Addr) *clientPushes {
+	c := d.clients[ip]
+	if c == nil {
+		if len(d.clients) >= maxDedupClients {
+			d.evict()
+		}
+		c = &clientPushes{inflight: map[uint64]*pushJob{}}
+		d.clients[ip] = c
+	}
+	return c
+}
+
+// warm makes sure ip's window holds what load returns (the collected_at
+// hashes of its latest stored snapshots, oldest first) before any push of
+// ip is looked up: the first caller loads, the others wait for it.
+func (d *dedup) warm(ip netip.Addr, load func() []uint64) {
+	d.init()
+	d.mu.Lock()
+	c := d.client(ip)
+	if c.warmed != nil {
+		ch := c.warmed
+		d.mu.Unlock()
+		<-ch
+		return
+	}
+	ch := make(chan struct{})
+	c.warmed = ch
+	d.mu.Unlock()
+	defer close(ch)
+
+	keys := load()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.clients[ip] != c {
+		return // evicted meanwhile
+	}
+	for _, k := range keys[max(0, len(keys)-dedupWindow):] {
+		if !slices.Contains(c.recent[:], k) {
+			c.recent[c.next] = k
+			c.next = (c.next + 1) % dedupWindow
+		}
+	}
 }
 
 // begin registers a new job for k, unless k was stored (stored) or is being
@@ -71,14 +131,7 @@ func (d *dedup) begin(k dedupKey) (job, prior *pushJob, stored bool) {
 	d.init()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	c := d.clients[k.client]
-	if c == nil {
-		if len(d.clients) >= maxDedupClients {
-			d.evict()
-		}
-		c = &clientPushes{inflight: map[uint64]*pushJob{}}
-		d.clients[k.client] = c
-	}
+	c := d.client(k.client)
 	for _, at := range c.recent {
 		if at == k.at {
 			return nil, nil, true
@@ -91,15 +144,46 @@ func (d *dedup) begin(k dedupKey) (job, prior *pushJob, stored bool) {
 	return job, nil, false
 }
 
-// evict forgets a client with nothing in flight; map order makes it an
-// arbitrary one, which is all a bound on memory needs.
+// evict forgets a client with nothing in flight and not being warmed; map
+// order makes it an arbitrary one, which is all a bound on memory needs.
 func (d *dedup) evict() {
 	for ip, c := range d.clients {
-		if len(c.inflight) == 0 {
+		if len(c.inflight) == 0 && isClosed(c.warmed) {
 			delete(d.clients, ip)
 			return
 		}
 	}
+}
+
+func isClosed(ch chan struct{}) bool {
+	if ch == nil {
+		return true
+	}
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// storedKeys reads the collected_at hashes of the snapshots stored for ip
+// in the last dedupWarmSpan of today's file, oldest first.
+func (a *api) storedKeys(ctx context.Context, ip netip.Addr) []uint64 {
+	now := time.Now().UTC()
+	var keys []uint64
+	err := a.o.Store.ReadDay(ctx, ip, now, store.Query{From: now.Add(-dedupWarmSpan)}, func(line []byte) error {
+		if snap, ok := snapshot.TopLevelValue(line, "snapshot"); ok {
+			if at, ok := snapshot.CollectedAtRaw(snap); ok {
+				keys = append(keys, a.dedup.hash(at))
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		a.log.Warn("cannot read recent pushes for deduplication", "client", ip, "err", err)
+	}
+	return keys
 }
 
 // finish records job's outcome: a stored key joins its client's window,

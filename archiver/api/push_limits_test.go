@@ -426,3 +426,26 @@ func TestDedupBounded(t *testing.T) {
 		t.Fatalf("%d clients kept, want at most %d", n, maxDedupClients)
 	}
 }
+
+// TestPushDuplicateAcrossRestart: a snapshot stored before the archiver
+// started (found in the tail of today's file) is recognised when pushed
+// again.
+func TestPushDuplicateAcrossRestart(t *testing.T) {
+	ps := newPushServer(t, nil, nil)
+	err := ps.store.AppendSync(context.Background(), store.Record{
+		IP: netip.MustParseAddr("127.0.0.1"), Labels: map[string]string{"snapshot": "x"}, Snapshot: snap(1),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := ps.push(t, snap(1), nil)
+	if r.code != 200 || !strings.Contains(r.body, `"duplicate":true`) {
+		t.Fatalf("push of a snapshot stored before the start: %d %s, want 200 duplicate", r.code, r.body)
+	}
+	if r := ps.push(t, snap(2), nil); r.code != 200 || strings.Contains(r.body, "duplicate") {
+		t.Fatalf("new snapshot: %d %s", r.code, r.body)
+	}
+	if n := ps.lines(t, "127.0.0.1"); n != 2 {
+		t.Errorf("%d lines stored, want 2", n)
+	}
+}

@@ -9,6 +9,18 @@ import "bytes"
 // archiver uses it to recognise a snapshot pushed twice. On input CheckRaw
 // would refuse, the answer means nothing but is still safe to use.
 func CollectedAtRaw(raw []byte) ([]byte, bool) {
+	v, ok := TopLevelValue(raw, "collected_at")
+	if !ok || len(v) < 2 || v[0] != '"' {
+		return nil, false
+	}
+	return v[1 : len(v)-1], true
+}
+
+// TopLevelValue returns the raw JSON value of the first top-level key of
+// the object raw (compared without unescaping), scanning only as far as
+// that key, and whether there is one. Like CollectedAtRaw, it trusts raw
+// to be valid JSON and is merely safe on anything else.
+func TopLevelValue(raw []byte, key string) ([]byte, bool) {
 	b := bytes.TrimSpace(raw)
 	if len(b) == 0 || b[0] != '{' {
 		return nil, false
@@ -23,7 +35,7 @@ func CollectedAtRaw(raw []byte) ([]byte, bool) {
 		if end < 0 {
 			return nil, false
 		}
-		key := b[i+1 : end]
+		k := b[i+1 : end]
 		i = skipWS(b, end+1)
 		if i >= len(b) || b[i] != ':' {
 			return nil, false
@@ -32,20 +44,14 @@ func CollectedAtRaw(raw []byte) ([]byte, bool) {
 		if i >= len(b) {
 			return nil, false
 		}
-		if string(key) == "collected_at" {
-			if b[i] != '"' {
-				return nil, false
-			}
-			end := stringEnd(b, i)
-			if end < 0 {
-				return nil, false
-			}
-			return b[i+1 : end], true
-		}
-		if i = valueEnd(b, i); i < 0 {
+		end = valueEnd(b, i)
+		if end < 0 {
 			return nil, false
 		}
-		i = skipWS(b, i)
+		if string(k) == key {
+			return bytes.TrimRight(b[i:end], " \t\r\n"), true
+		}
+		i = skipWS(b, end)
 		if i >= len(b) || b[i] != ',' {
 			return nil, false
 		}

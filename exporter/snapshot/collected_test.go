@@ -31,3 +31,25 @@ func FuzzCollectedAtRaw(f *testing.F) {
 		CollectedAtRaw(b) // must not panic
 	})
 }
+
+func TestTopLevelValue(t *testing.T) {
+	line := `{"ip":"10.0.0.1","target":"","labels":{"snapshot":"x","a":"}"},"scraped_at":"2026-12-03T07:00:00Z","snapshot":{"schema_version":1,"collected_at":"c1"}}`
+	v, ok := TopLevelValue([]byte(line), "snapshot")
+	if !ok || string(v) != `{"schema_version":1,"collected_at":"c1"}` {
+		t.Fatalf("snapshot of a stored line: %q, %v", v, ok)
+	}
+	if at, ok := CollectedAtRaw(v); !ok || string(at) != "c1" {
+		t.Fatalf("collected_at: %q, %v", at, ok)
+	}
+	for in, want := range map[string]string{
+		`{"k": 12 , "x":1}`:      "12",
+		`{"k":[1,[2]],"x":1}`:    "[1,[2]]",
+		`{"k":null}`:             "null",
+		`{"a":{"k":1},"k":true}`: "true",
+	} {
+		v, _ := TopLevelValue([]byte(in), "k")
+		if string(v) != want {
+			t.Errorf("TopLevelValue(%s) = %q, want %q", in, v, want)
+		}
+	}
+}
