@@ -351,7 +351,11 @@ func (s *scanner) str() bool {
 			// stay here until the run ends.
 			for i < len(b) && b[i] >= utf8.RuneSelf {
 				// Two-byte sequences (Latin, Greek, Cyrillic...) are
-				// checked inline.
+				// checked inline, four at a time where they run on.
+				if i+8 <= len(b) && twoByteRunes(binary.LittleEndian.Uint64(b[i:])) {
+					i += 8
+					continue
+				}
 				if b[i]-0xc2 < 0xe0-0xc2 && i+1 < len(b) && b[i+1]&0xc0 == 0x80 {
 					i += 2
 					continue
@@ -366,6 +370,21 @@ func (s *scanner) str() bool {
 			i++
 		}
 	}
+}
+
+// twoByteRunes reports whether the eight bytes of x (first byte lowest)
+// are four valid two-byte UTF-8 sequences: each lead 110xxxxx and not the
+// overlong C0 or C1, each second byte 10xxxxxx.
+func twoByteRunes(x uint64) bool {
+	const (
+		mask = 0xc0e0c0e0c0e0c0e0
+		want = 0x80c080c080c080c0
+		lead = 0x001e001e001e001e // a lead with none of these bits is C0 or C1
+	)
+	// Adding 0x7fff to each 16-bit lane of x&lead (at most 0x1e, so no
+	// carry leaves the lane) sets the lane's top bit exactly when the
+	// lane is not zero.
+	return x&mask == want && (x&lead+0x7fff7fff7fff7fff)&0x8000800080008000 == 0x8000800080008000
 }
 
 // runeLen returns the length of the valid UTF-8 sequence of two to four

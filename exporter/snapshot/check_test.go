@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -259,6 +260,28 @@ func BenchmarkCheckRawNonASCII(b *testing.B) {
 	for b.Loop() {
 		if err := CheckRaw(raw); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestTwoByteRunes compares twoByteRunes with utf8 on eight bytes made of
+// two-byte candidates, each lead and second byte taken from its edges.
+func TestTwoByteRunes(t *testing.T) {
+	leads := []byte{0x7f, 0x80, 0xbf, 0xc0, 0xc1, 0xc2, 0xd0, 0xdf, 0xe0, 0xf0}
+	seconds := []byte{0x00, 0x7f, 0x80, 0xbf, 0xc0, 0xff}
+	var b [8]byte
+	for i := range 4 {
+		for _, l := range leads {
+			for _, s := range seconds {
+				for j := range 4 {
+					b[2*j], b[2*j+1] = 0xd0, 0xb0 // "а"
+				}
+				b[2*i], b[2*i+1] = l, s
+				want := utf8.Valid(b[:]) && utf8.RuneCount(b[:]) == 4
+				if got := twoByteRunes(binary.LittleEndian.Uint64(b[:])); got != want {
+					t.Fatalf("twoByteRunes(% x) = %v, want %v", b, got, want)
+				}
+			}
 		}
 	}
 }
