@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -27,6 +28,7 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	webflag "github.com/prometheus/exporter-toolkit/web/kingpinflag"
+	"go.yaml.in/yaml/v2"
 
 	"github.com/prexmon/prexmon/exporter/collector"
 	"github.com/prexmon/prexmon/exporter/push"
@@ -85,6 +87,8 @@ func parseFlags(args []string) (*options, error) {
 		Default("5s").DurationVar(&o.cfg.MountTimeout)
 	app.Flag("snapshot.cmdline", "Include process command lines in snapshots.").Default("true").BoolVar(&o.cfg.ProcessCmdline)
 	app.Flag("snapshot.cmdline.redact", "Replace values that look like secrets in command lines with ***.").Default("true").BoolVar(&o.cfg.ProcessRedact)
+	app.Flag("snapshot.cmdline.max-length", "Bytes a command line may take in a snapshot; longer ones are cut and end in \""+collector.CmdlineCutMark+"\" (0 = no limit).").
+		Default(strconv.Itoa(o.cfg.ProcessCmdlineMax)).IntVar(&o.cfg.ProcessCmdlineMax)
 
 	app.Flag("push.url", "Archiver to push snapshots to (e.g. http://archiver:5000); empty disables push.").StringVar(&o.push.URL)
 	app.Flag("push.interval", "Time between pushes.").Default("5m").DurationVar(&o.push.Interval)
@@ -115,6 +119,9 @@ func (o *options) validate() error {
 	if !strings.HasPrefix(o.telemetry, "/") || strings.ContainsAny(o.telemetry, "{} ") {
 		return fmt.Errorf("--web.telemetry-path=%q must be a plain path starting with /", o.telemetry)
 	}
+	if n := o.cfg.ProcessCmdlineMax; n < 0 || n > 0 && n < minCmdlineMax {
+		return fmt.Errorf("--snapshot.cmdline.max-length=%d must be 0 (no limit) or at least %d bytes", n, minCmdlineMax)
+	}
 	if o.push.Once && o.push.URL == "" {
 		return errors.New("--push.once needs --push.url")
 	}
@@ -126,6 +133,9 @@ func (o *options) validate() error {
 	}
 	return nil
 }
+
+// minCmdlineMax leaves a cut command line room for more than its mark.
+const minCmdlineMax = 64
 
 // boolAssignments rewrites --flag=true/false of boolean flags into kingpin's
 // --flag / --no-flag, because operators (and SPEC) write
@@ -195,6 +205,9 @@ func runMain(args []string) int {
 		return 1
 	}
 	logger.Info("starting exporter", "version", version.Info(), "build_context", version.BuildContext(), "collectors", o.enabledNames())
+	if msg := cmdlineExposure(o); msg != "" {
+		logger.Warn(msg, "protect", "--web.config.file with tls_server_config and basic_auth_users", "disable", "--snapshot.cmdline=false")
+	}
 
 	set, err := collector.NewSet(o.cfg, o.enabledNames())
 	if err != nil {
@@ -214,6 +227,40 @@ func runMain(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// cmdlineExposure says how the command lines /snapshot serves are exposed,
+// or "" when they are behind TLS and authentication or not served at all.
+// Redaction hides only the secrets it recognises, so an exporter that
+// anyone on the network can ask for every user's command lines deserves a
+// line in the log.
+func cmdlineExposure(o *options) string {
+	if !o.cfg.ProcessCmdline || !*o.enabled["processes"] || o.push.Once {
+		return ""
+	}
+	const what = "process command lines of every user are served on /snapshot "
+	const why = "; redaction of secrets in them is best effort"
+	if o.web.WebConfigFile == nil || *o.web.WebConfigFile == "" {
+		return what + "without TLS or authentication (no --web.config.file)" + why
+	}
+	var c web.Config
+	// validateWebConfig has read the file already; this only looks at
+	// what it turns on.
+	data, err := os.ReadFile(*o.web.WebConfigFile)
+	if err != nil || yaml.Unmarshal(data, &c) != nil {
+		return ""
+	}
+	tls := c.TLSConfig.TLSCertPath != "" || c.TLSConfig.TLSCert != ""
+	auth := len(c.Users) > 0 || tls && c.TLSConfig.ClientAuth == "RequireAndVerifyClientCert"
+	switch {
+	case !tls && !auth:
+		return what + "without TLS or authentication (--web.config.file sets neither)" + why
+	case !auth:
+		return what + "without authentication (--web.config.file has no basic_auth_users)" + why
+	case !tls:
+		return what + "without TLS, so passwords and command lines cross the network in clear" + why
+	}
+	return ""
 }
 
 func validateWebConfig(f *web.FlagConfig) error {

@@ -50,6 +50,7 @@ type Config struct {
 	ProcessMaxGroups       int           // bound on host_process_group_* cardinality
 	ProcessCmdline         bool          // include command lines in the snapshot
 	ProcessRedact          bool          // redact secrets in command lines
+	ProcessCmdlineMax      int           // bytes a command line may take in the snapshot, mark included; 0 = no cap
 	DiskDeviceExclude      string        // regexp of block devices to skip
 	NetworkDeviceExclude   string        // regexp of network devices to skip ("" = none)
 	FilesystemFSExclude    string        // regexp of filesystem types to skip
@@ -67,6 +68,7 @@ func DefaultConfig() Config {
 		ProcessMaxGroups:       30,
 		ProcessCmdline:         true,
 		ProcessRedact:          true,
+		ProcessCmdlineMax:      4096,
 		DiskDeviceExclude:      defaultDiskDeviceExclude,
 		FilesystemFSExclude:    defaultFSTypeExclude,
 		FilesystemMountExclude: defaultMountExclude,

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -108,22 +109,47 @@ func (c *processesCollector) Update(ctx context.Context) (Result, error) {
 }
 
 // displayCmdline turns the reader's command line (NUL-separated argv on
-// Linux) into what the snapshot shows, redacted unless told otherwise.
+// Linux) into what the snapshot shows: redacted unless told otherwise, then
+// cut to the configured length. Redaction comes first because it needs the
+// whole line: a URL cut before its @ no longer shows where its password
+// ends, and a cut through a mask only shortens the mask.
 func (c *processesCollector) displayCmdline(k procKey, raw string, next map[procKey][2]string) string {
 	switch {
 	case !c.cfg.ProcessCmdline || raw == "":
 		return ""
 	case !c.cfg.ProcessRedact:
-		return strings.ReplaceAll(raw, "\x00", " ")
+		return cutCmdline(strings.ReplaceAll(raw, "\x00", " "), c.cfg.ProcessCmdlineMax)
 	}
 	// A command line rarely changes, so the previous redaction is reused
 	// while the raw line is the same (a few µs saved per process per scrape).
 	cached, ok := c.redacted[k]
 	if !ok || cached[0] != raw {
-		cached = [2]string{raw, redact.Cmdline(raw)}
+		cached = [2]string{raw, cutCmdline(redact.Cmdline(raw), c.cfg.ProcessCmdlineMax)}
 	}
 	next[k] = cached
 	return cached[1]
+}
+
+// CmdlineCutMark ends a command line that was cut to
+// Config.ProcessCmdlineMax.
+const CmdlineCutMark = "…[truncated]"
+
+// cutCmdline returns s when it is at most limit bytes long (or limit is
+// 0), and otherwise its start followed by CmdlineCutMark, limit bytes in all. The
+// cut falls between two characters, never inside one.
+func cutCmdline(s string, limit int) string {
+	if limit <= 0 || len(s) <= limit {
+		return s
+	}
+	n := max(0, limit-len(CmdlineCutMark))
+	// Step back over at most three continuation bytes to the start of the
+	// character the cut would split. Bytes that are not UTF-8 at all (argv
+	// holds whatever the process was given) may be cut anywhere: the JSON
+	// encoder shows them as U+FFFD either way.
+	for back := 0; back < utf8.UTFMax-1 && n > 0 && !utf8.RuneStart(s[n]); back++ {
+		n--
+	}
+	return s[:n] + CmdlineCutMark
 }
 
 // groupIdleTTL frees the slot of a group none of whose processes has been

@@ -2,8 +2,10 @@ package collector
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prexmon/prexmon/exporter/snapshot"
 )
@@ -79,5 +81,63 @@ func TestGroupTrackerCountersNeverDrop(t *testing.T) {
 			}
 			last[g.name] = g.cpuSeconds
 		}
+	}
+}
+
+func TestCutCmdline(t *testing.T) {
+	long := strings.Repeat("x", 100)
+	for _, tt := range []struct {
+		name  string
+		in    string
+		limit int
+		want  string
+	}{
+		{"short", "sleep 30", 64, "sleep 30"},
+		{"exactly the limit", long[:64], 64, long[:64]},
+		{"no cap", long, 0, long},
+		{"ascii", long, 64, long[:64-len(CmdlineCutMark)] + CmdlineCutMark},
+		{"cut inside é steps back", "ab" + strings.Repeat("é", 40), 33, "ab" + strings.Repeat("é", 8) + CmdlineCutMark},
+	} {
+		if got := cutCmdline(tt.in, tt.limit); got != tt.want {
+			t.Errorf("%s: cutCmdline(%q, %d) = %q, want %q", tt.name, tt.in, tt.limit, got, tt.want)
+		}
+	}
+	// Every cut point through characters of every width: the result is
+	// valid UTF-8, within the limit, a prefix of the input plus the mark,
+	// and loses no more than the split character.
+	in := strings.Repeat("aé€🙂", 30)
+	for limit := len(CmdlineCutMark); limit < len(in); limit++ {
+		got := cutCmdline(in, limit)
+		kept, ok := strings.CutSuffix(got, CmdlineCutMark)
+		if !ok || !utf8.ValidString(got) || len(got) > limit || len(got) < limit-(utf8.UTFMax-1) || !strings.HasPrefix(in, kept) {
+			t.Fatalf("cutCmdline(…, %d) = %q (%d bytes)", limit, got, len(got))
+		}
+	}
+	// argv that is not UTF-8 is still cut within the limit.
+	if got := cutCmdline(strings.Repeat("\x80", 100), 64); len(got) > 64 || !strings.HasSuffix(got, CmdlineCutMark) {
+		t.Errorf("invalid UTF-8: %q", got)
+	}
+}
+
+// TestCmdlineRedactedBeforeCut checks the order: a password that straddles
+// the cut must not show its first half.
+func TestCmdlineRedactedBeforeCut(t *testing.T) {
+	const secret = "Zq9xK2vLw7Pf3Hm8Rt1Y"
+	raw := strings.Join([]string{"worker", "--dsn", "postgres://bob:" + secret + "@db:5432/app", "--verbose"}, "\x00")
+	for limit := 30; limit <= 80; limit++ {
+		cfg := DefaultConfig()
+		cfg.ProcessCmdlineMax = limit
+		c := &processesCollector{cfg: cfg, redacted: map[procKey][2]string{}}
+		got := c.displayCmdline(procKey{pid: 1}, raw, map[procKey][2]string{})
+		if strings.Contains(got, secret[:3]) || len(got) > limit {
+			t.Fatalf("limit %d: %q", limit, got)
+		}
+	}
+	// Without redaction the cap still applies.
+	cfg := DefaultConfig()
+	cfg.ProcessRedact, cfg.ProcessCmdlineMax = false, 40
+	c := &processesCollector{cfg: cfg, redacted: map[procKey][2]string{}}
+	if got := c.displayCmdline(procKey{pid: 1}, raw, map[procKey][2]string{}); len(got) != 40 || !strings.HasSuffix(got, CmdlineCutMark) {
+		t.Errorf("unredacted: %q", got)
 	}
 }

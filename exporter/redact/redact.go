@@ -152,6 +152,7 @@ func nextFor(name string) pending {
 
 // redactInline applies the rules that find a secret inside one argument.
 func redactInline(a string) (string, pending) {
+	a = maskTokens(a)
 	if strings.Contains(a, "://") {
 		a = maskURLs(a)
 	}
@@ -639,25 +640,51 @@ var (
 
 // secretName reports whether an option or variable name holds a secret.
 func secretName(name string) bool {
+	if hasSuffixFold(name, "stdin") && (len(name) == 5 || isWordSep(name[len(name)-6])) {
+		return false // --password-stdin: a switch, the secret comes on stdin
+	}
 	lastWeak := false
+	keyData := 0 // 1 after the word key, 2 when only data words followed it
 	start := 0
 	for i := 0; i <= len(name); i++ {
 		if i < len(name) && !isWordSep(name[i]) && !camelBoundary(name, i) {
 			continue
 		}
 		if i > start {
-			strong, weak := classifyWord(name[start:i])
+			w := name[start:i]
+			strong, weak := classifyWord(w)
 			if strong {
 				return true
 			}
 			lastWeak = weak
+			switch {
+			case strings.EqualFold(w, "key"):
+				keyData = 1
+			case keyData > 0 && isDataWord(w):
+				keyData = 2
+			default:
+				keyData = 0
+			}
 		}
 		start = i
 		if i < len(name) && isWordSep(name[i]) {
 			start = i + 1
 		}
 	}
-	return lastWeak
+	return lastWeak || keyData == 2
+}
+
+// dataWords follow "key" in the names of options that take the key itself
+// rather than a file holding it: --private-key-data, --client-key-base64.
+var dataWords = []string{"data", "content", "contents", "base64", "b64", "pem", "material", "value", "string", "inline", "literal", "raw", "bytes"}
+
+func isDataWord(w string) bool {
+	for _, d := range dataWords {
+		if strings.EqualFold(w, d) {
+			return true
+		}
+	}
+	return false
 }
 
 func isWordSep(c byte) bool { return c == '-' || c == '_' || c == '.' }
@@ -737,6 +764,11 @@ const (
 	progUppercaseP
 	prog7z
 	progSMBClient
+	progRegistryLogin // docker login -p: -p publishes a port elsewhere
+	progVault
+	progConfigSet // aws configure set NAME VALUE, npm config set NAME VALUE
+	progPsExec
+	progNet // Windows net user NAME PASSWORD, net use \\host\share PASSWORD
 )
 
 var programs = map[string]program{
@@ -756,6 +788,13 @@ var programs = map[string]program{
 	"sqlcmd": progUppercaseP, "bcp": progUppercaseP, "zip": progUppercaseP, "unzip": progUppercaseP,
 	"7z": prog7z, "7za": prog7z, "7zz": prog7z, "7zr": prog7z,
 	"smbclient": progSMBClient,
+	"docker":    progRegistryLogin, "podman": progRegistryLogin, "nerdctl": progRegistryLogin, "helm": progRegistryLogin,
+	"oras": progRegistryLogin, "skopeo": progRegistryLogin, "buildah": progRegistryLogin, "crane": progRegistryLogin,
+	"cosign": progRegistryLogin, "notation": progRegistryLogin,
+	"vault": progVault, "bao": progVault,
+	"aws": progConfigSet, "npm": progConfigSet, "yarn": progConfigSet, "pnpm": progConfigSet,
+	"psexec": progPsExec, "psexec64": progPsExec,
+	"net": progNet, "net1": progNet,
 }
 
 // programOf returns the program an argument names by its base name, as
@@ -787,6 +826,7 @@ type progState struct {
 	batch    bool // htpasswd -b: the password is an operand
 	noFile   bool // htpasswd -n: no password file operand
 	operands int  // htpasswd operands seen so far
+	stage    int  // how far into a subcommand's arguments (login, config set, net use)
 }
 
 // curlFlags are curl's short options without a value, which may be
@@ -840,6 +880,26 @@ func (st *progState) option(a string) (out string, next pending, ok bool) {
 		if len(a) > 2 && strings.HasPrefix(a, "-p") {
 			return "-p" + Mask, keepNext, true
 		}
+	case progRegistryLogin:
+		switch {
+		case a == "login":
+			st.stage = 1
+		case st.stage == 0:
+		case a == "-p":
+			return a, maskNext, true
+		case len(a) > 2 && a[0] == '-' && a[1] == 'p':
+			return "-p" + Mask, keepNext, true // -pX and -p=X, as cobra reads them
+		}
+	case progVault:
+		return st.vault(a)
+	case progConfigSet:
+		return st.configSet(a)
+	case progPsExec:
+		if a == "-p" {
+			return a, maskNext, true
+		}
+	case progNet:
+		return st.net(a)
 	case progSMBClient:
 		switch {
 		case a == "-U" || a == "--user":
@@ -923,3 +983,213 @@ func (st *progState) htpasswd(a string) (string, pending, bool) {
 	}
 	return a, keepNext, true
 }
+
+// vaultValueFlags are the options of vault login that take a value, which
+// must not be taken for the token.
+var vaultValueFlags = []string{"method", "path", "address", "namespace", "ns", "format", "field", "mfa", "wrap-ttl",
+	"ca-cert", "ca-path", "client-cert", "client-key", "tls-server-name", "header", "agent-address"}
+
+// vault follows vault login [options] [TOKEN | K=V...]: the first operand
+// that is not K=V is the token. Vault tokens elsewhere are found by their
+// prefix (maskTokens).
+func (st *progState) vault(a string) (string, pending, bool) {
+	switch {
+	case st.stage == 0:
+		if a == "login" {
+			st.stage = 1
+			return a, keepNext, true
+		}
+	case st.stage != 1 || a == "-" || strings.IndexByte(a, '=') >= 0:
+	case a != "" && a[0] == '-':
+		name := strings.TrimLeft(a, "-")
+		for _, f := range vaultValueFlags {
+			if name == f {
+				return a, skipNext, true
+			}
+		}
+	default:
+		st.stage = 2
+		return Mask, keepNext, true
+	}
+	return a, keepNext, false
+}
+
+// configSet follows "config set NAME VALUE" (aws configure set, npm config
+// set): the value of a secret name is hidden.
+func (st *progState) configSet(a string) (string, pending, bool) {
+	switch {
+	case a == "config" || a == "configure":
+		st.stage = 1
+	case st.stage == 1 && a == "set":
+		st.stage = 2
+	case st.stage == 2 && a != "" && a[0] != '-' && strings.IndexByte(a, '=') < 0:
+		st.stage = 3
+		// npm names a registry's token //host/:_authToken.
+		if secretName(a[strings.LastIndexAny(a, "/:")+1:]) {
+			return a, maskNext, true
+		}
+	case st.stage == 3:
+		st.stage = 2 // the value of a harmless name: the generic rules still look
+	}
+	return a, keepNext, false
+}
+
+// net follows Windows net user NAME PASSWORD and net use [DEVICE]
+// \\HOST\SHARE PASSWORD; * prompts instead and stays.
+func (st *progState) net(a string) (string, pending, bool) {
+	if a == "" || a[0] == '/' {
+		return a, keepNext, false // /user:, /add...; /pass: is the generic rules' case
+	}
+	switch st.stage {
+	case 0:
+		if strings.EqualFold(a, "user") {
+			st.stage = 10
+		} else if strings.EqualFold(a, "use") {
+			st.stage = 20
+		}
+	case 10:
+		st.stage = 11
+	case 20:
+		if strings.HasPrefix(a, `\\`) {
+			st.stage = 21
+		}
+	case 11, 21:
+		st.stage = 99
+		if a != "*" {
+			return Mask, keepNext, true
+		}
+	}
+	return a, keepNext, false
+}
+
+// tokenRule describes a credential whose format its issuer publishes: a
+// fixed prefix, then a random part of bounded length.
+type tokenRule struct {
+	prefix   string
+	min, max int
+	class    func(byte) bool
+	mixed    bool // the random part has both cases (tells s.<24> from a file name)
+}
+
+// tokenRules are found anywhere in an argument, whatever option carries
+// it: a GitHub token pasted after --header or into a URL path is as
+// secret as one after --token. The prefix stays visible.
+var tokenRules = []tokenRule{
+	{prefix: "ghp_", min: 30, max: 255, class: isAlnum}, // GitHub
+	{prefix: "gho_", min: 30, max: 255, class: isAlnum},
+	{prefix: "ghu_", min: 30, max: 255, class: isAlnum},
+	{prefix: "ghs_", min: 30, max: 255, class: isAlnum},
+	{prefix: "ghr_", min: 30, max: 255, class: isAlnum},
+	{prefix: "github_pat_", min: 30, max: 255, class: isWordByte},
+	{prefix: "glpat-", min: 20, max: 255, class: isTokenByte}, // GitLab
+	{prefix: "xoxb-", min: 10, max: 255, class: isTokenByte},  // Slack
+	{prefix: "xoxa-", min: 10, max: 255, class: isTokenByte},
+	{prefix: "xoxp-", min: 10, max: 255, class: isTokenByte},
+	{prefix: "xoxr-", min: 10, max: 255, class: isTokenByte},
+	{prefix: "xoxs-", min: 10, max: 255, class: isTokenByte},
+	{prefix: "xapp-", min: 10, max: 255, class: isTokenByte},
+	{prefix: "AKIA", min: 16, max: 16, class: isUpperOrDigit}, // AWS access key IDs
+	{prefix: "ASIA", min: 16, max: 16, class: isUpperOrDigit},
+	{prefix: "AIza", min: 35, max: 35, class: isTokenByte},        // Google API keys
+	{prefix: "hvs.", min: 20, max: 255, class: isTokenByte},       // Vault service,
+	{prefix: "hvb.", min: 20, max: 255, class: isTokenByte},       // batch
+	{prefix: "hvr.", min: 20, max: 255, class: isTokenByte},       // and recovery tokens
+	{prefix: "s.", min: 24, max: 24, class: isAlnum, mixed: true}, // Vault before 1.10
+	{prefix: "sk_live_", min: 16, max: 255, class: isAlnum},       // Stripe
+	{prefix: "rk_live_", min: 16, max: 255, class: isAlnum},
+	{prefix: "npm_", min: 36, max: 36, class: isAlnum},
+	{prefix: "dckr_pat_", min: 20, max: 255, class: isTokenByte}, // Docker Hub
+}
+
+// tokensByFirst indexes tokenRules by the first byte of their prefix, so
+// that the scan looks closer only where a token can start, and then only
+// at the rules that can match there.
+var tokensByFirst = func() (t [256][]tokenRule) {
+	for _, r := range tokenRules {
+		t[r.prefix[0]] = append(t[r.prefix[0]], r)
+	}
+	return t
+}()
+
+// tokenScan classifies bytes for maskTokens: whether a token prefix starts
+// with it, and whether a token may start right after it (not inside a
+// word or a dotted name).
+var tokenScan = func() (t [256]uint8) {
+	for c := range 256 {
+		if !isAlnum(byte(c)) && c != '.' {
+			t[c] |= boundary
+		}
+	}
+	for _, r := range tokenRules {
+		t[r.prefix[0]] |= startsToken
+	}
+	return t
+}()
+
+const (
+	startsToken = 1 << iota
+	boundary
+)
+
+// maskTokens replaces the random part of every token of tokenRules that
+// starts a word in a.
+func maskTokens(a string) string {
+	var out strings.Builder
+	last := 0
+	after := uint8(boundary) // the class of the byte before a[i]
+	for i := 0; i < len(a); i++ {
+		c := tokenScan[a[i]]
+		if c&startsToken == 0 || after&boundary == 0 {
+			after = c
+			continue
+		}
+		after = c
+		p, e := tokenAt(tokensByFirst[a[i]], a, i)
+		if e < 0 {
+			continue
+		}
+		out.WriteString(a[last : i+p])
+		out.WriteString(Mask)
+		last = e
+		i = e - 1
+		after = tokenScan[a[i]]
+	}
+	if last == 0 {
+		return a
+	}
+	out.WriteString(a[last:])
+	return out.String()
+}
+
+// tokenAt returns the prefix length and end of the token of one of rules
+// at a[i:], or -1.
+func tokenAt(rules []tokenRule, a string, i int) (int, int) {
+	for _, r := range rules {
+		if !strings.HasPrefix(a[i:], r.prefix) {
+			continue
+		}
+		s := i + len(r.prefix)
+		e := s
+		lower, upper := false, false
+		for e < len(a) && e-s <= r.max && r.class(a[e]) {
+			lower = lower || 'a' <= a[e] && a[e] <= 'z'
+			upper = upper || isUpper(a[e])
+			e++
+		}
+		if n := e - s; n < r.min || n > r.max || e < len(a) && isAlnum(a[e]) || r.mixed && !(lower && upper) {
+			continue
+		}
+		return len(r.prefix), e
+	}
+	return 0, -1
+}
+
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
+func isWordByte(c byte) bool { return isAlnum(c) || c == '_' }
+
+func isTokenByte(c byte) bool { return isAlnum(c) || c == '_' || c == '-' }
+
+func isUpperOrDigit(c byte) bool { return isUpper(c) || '0' <= c && c <= '9' }

@@ -97,6 +97,135 @@ func TestCmdline(t *testing.T) {
 	}
 }
 
+// Tokens with a published format, long enough to be taken for one.
+const (
+	ghToken    = "ghp_R2d2C3poBb8Luke0Leia1Han2Solo3Yoda4"
+	vaultToken = "hvs.CAESIJx7Qm1tZ2Vyb3dzX2ZvcmV2ZXIuGh4KHGh2cy5h"
+	legacyTok  = "s.Xq3Lm9Pw2Rt8Yk4Zc7Vb1Nd6"
+)
+
+// TestCmdlinePrograms covers, program by program, secrets passed as an
+// operand or after an option that only that program gives a secret
+// meaning, and the look-alikes that must stay.
+func TestCmdlinePrograms(t *testing.T) {
+	type tc struct {
+		argv []string // NUL-joined as on Linux; nil to skip
+		win  string   // the same command as a Windows string; "" to skip
+		want string
+	}
+	tests := map[string][]tc{
+		"docker": {
+			{[]string{"docker", "login", "-u", "bob", "-p", "hunter25"}, "docker login -u bob -p hunter25", "docker login -u bob -p ***"},
+			{[]string{"/usr/bin/docker", "--config", "/etc/d", "login", "-u", "bob", "-phunter25", "reg.example.com"}, "", "/usr/bin/docker --config /etc/d login -u bob -p*** reg.example.com"},
+			{[]string{"docker", "login", "--username", "bob", "--password", "hunter25"}, "", "docker login --username bob --password ***"},
+			{[]string{"docker", "login", "--password=hunter25", "-u=bob"}, "", "docker login --password=*** -u=bob"},
+			{[]string{"docker", "login", "-u", "bob", "--password-stdin", "reg.example.com"}, "", "docker login -u bob --password-stdin reg.example.com"},
+			{[]string{"docker", "run", "-p", "8080:80", "-e", "A=b", "nginx"}, "", "docker run -p 8080:80 -e A=b nginx"},
+		},
+		"podman nerdctl buildah": {
+			{[]string{"podman", "login", "-u", "bob", "-p", "hunter25", "quay.io"}, "", "podman login -u bob -p *** quay.io"},
+			{[]string{"podman", "run", "-p", "80:80", "img"}, "", "podman run -p 80:80 img"},
+			{[]string{"nerdctl", "login", "-p", "hunter25", "-u", "bob"}, "", "nerdctl login -p *** -u bob"},
+			{[]string{"buildah", "login", "--password", "hunter25", "reg"}, "", "buildah login --password *** reg"},
+		},
+		"helm oras skopeo": {
+			{[]string{"helm", "registry", "login", "reg", "-u", "bob", "-p", "hunter25"}, "", "helm registry login reg -u bob -p ***"},
+			{[]string{"helm", "repo", "add", "r", "https://c.example.com", "--username", "bob", "--password", "hunter25"}, "", "helm repo add r https://c.example.com --username bob --password ***"},
+			{[]string{"oras", "login", "-u", "bob", "-p", "hunter25", "reg"}, "", "oras login -u bob -p *** reg"},
+			{[]string{"skopeo", "login", "-u", "bob", "-p", "hunter25", "reg"}, "", "skopeo login -u bob -p *** reg"},
+			{[]string{"skopeo", "copy", "--src-creds", "bob:hunter25", "docker://a", "dir:/b"}, "", "skopeo copy --src-creds *** docker://a dir:/b"},
+		},
+		"vault": {
+			{[]string{"vault", "login", legacyTok}, "vault login " + legacyTok, "vault login ***"},
+			{[]string{"vault", "login", "-no-print", "-address", "https://v:8200", "opaque-token-value"}, "", "vault login -no-print -address https://v:8200 ***"},
+			{[]string{"vault", "login", "-method=userpass", "username=bob", "password=hunter25"}, "", "vault login -method=userpass username=bob password=***"},
+			{[]string{"vault", "login", "-method", "userpass", "username=bob"}, "", "vault login -method userpass username=bob"},
+			{[]string{"vault", "login", "-"}, "", "vault login -"},
+			{[]string{"vault", "kv", "get", "-mount=secret", "app"}, "", "vault kv get -mount=secret app"},
+			{[]string{"app", "--vault-header", vaultToken}, "", "app --vault-header hvs.***"},
+			{[]string{"app", legacyTok + ",x"}, "", "app s.***,x"},
+			{[]string{"python3", "s.py", "s.abcdefghijklmnopqrstuvwx", "a.s.Xq3Lm9Pw2Rt8Yk4Zc7Vb1Nd6"}, "", "python3 s.py s.abcdefghijklmnopqrstuvwx a.s.Xq3Lm9Pw2Rt8Yk4Zc7Vb1Nd6"},
+		},
+		"private keys": {
+			{[]string{"az", "x", "--private-key-data", "QkFTRTY0a2V5"}, "", "az x --private-key-data ***"},
+			{[]string{"app", "--private-key=LS0tLS1CRUdJTg", "--client-key-data=QUJD", "--ssh-key-base64", "QUJD"}, "", "app --private-key=*** --client-key-data=*** --ssh-key-base64 ***"},
+			{[]string{"app", "--tls-private-key-file=/k", "--private-key-id", "abc", "--key-data-dir", "/d"}, "", "app --tls-private-key-file=/k --private-key-id abc --key-data-dir /d"},
+		},
+		"aws": {
+			{[]string{"aws", "configure", "set", "aws_secret_access_key", "wJalrXUtnFEMI"}, "", "aws configure set aws_secret_access_key ***"},
+			{[]string{"aws", "configure", "set", "profile.dev.aws_session_token", "FwoGZX", "--profile", "dev"}, "", "aws configure set profile.dev.aws_session_token *** --profile dev"},
+			{[]string{"aws", "configure", "set", "region", "eu-west-1"}, "", "aws configure set region eu-west-1"},
+			{[]string{"aws", "configure", "set", "aws_access_key_id", "AKIAIOSFODNN7EXAMPLE"}, "", "aws configure set aws_access_key_id AKIA***"},
+			{[]string{"app", "--secret-access-key", "wJalrXUtnFEMI"}, "", "app --secret-access-key ***"},
+		},
+		"npm": {
+			{[]string{"npm", "config", "set", "//registry.npmjs.org/:_authToken", "abc123"}, "", "npm config set //registry.npmjs.org/:_authToken ***"},
+			{[]string{"npm", "config", "set", "//r.example.com/:_authToken=abc123"}, "", "npm config set //r.example.com/:_authToken=***"},
+			{[]string{"npm", "config", "set", "color", "false"}, "", "npm config set color false"},
+		},
+		"kubectl": {
+			{[]string{"kubectl", "--token", "abc", "get", "pods"}, "kubectl --token abc get pods", "kubectl --token *** get pods"},
+			{[]string{"kubectl", "--server=https://k:6443", "--token=abc", "get", "pods"}, "", "kubectl --server=https://k:6443 --token=*** get pods"},
+			{[]string{"kubectl", "config", "set-credentials", "bob", "--token=abc", "--password", "pw"}, "", "kubectl config set-credentials bob --token=*** --password ***"},
+		},
+		"curl": {
+			{[]string{"curl", "-u", "bob:hunter25", "https://x"}, "curl -u bob:hunter25 https://x", "curl -u bob:*** https://x"},
+			{[]string{"curl", "--user", "bob:hunter25", "https://x"}, "", "curl --user bob:*** https://x"},
+		},
+		"sshpass": {
+			{[]string{"sshpass", "-p", "hunter25", "ssh", "h"}, "", "sshpass -p *** ssh h"},
+		},
+		"mysql": {
+			{[]string{"mysql", "--password=hunter25", "-pX", "db"}, "", "mysql --password=*** -p*** db"},
+		},
+		"redis-cli": {
+			{[]string{"redis-cli", "-a", "hunter25", "--pass", "x", "-u", "redis://:pw@h:6379"}, "", "redis-cli -a *** --pass *** -u redis://:***@h:6379"},
+		},
+		"htpasswd": {
+			{[]string{"htpasswd", "-b", "/etc/htpasswd", "bob", "hunter25"}, "", "htpasswd -b /etc/htpasswd bob ***"},
+		},
+		"openssl": {
+			{[]string{"openssl", "pkcs12", "-export", "-passin", "pass:a", "-passout", "pass:b"}, "", "openssl pkcs12 -export -passin pass:*** -passout pass:***"},
+			{[]string{"openssl", "enc", "-aes-256-cbc", "-k", "hunter25"}, "", "openssl enc -aes-256-cbc -k ***"},
+		},
+		"net": {
+			{nil, `net user bob P@ssw0rd /add`, `net user bob *** /add`},
+			{nil, `C:\Windows\System32\net.exe use Z: \\srv\share P@ssw0rd /user:dom\bob`, `C:\Windows\System32\net.exe use Z: \\srv\share *** /user:dom\bob`},
+			{nil, `net use \\srv\share * /user:bob`, `net use \\srv\share * /user:bob`},
+			{nil, `net user bob`, `net user bob`},
+			{nil, `net start spooler`, `net start spooler`},
+		},
+		"psexec": {
+			{nil, `PsExec64.exe \\h -u bob -p P@ssw0rd cmd /c dir`, `PsExec64.exe \\h -u bob -p *** cmd /c dir`},
+		},
+		"tokens anywhere": {
+			{[]string{"app", "--label=" + ghToken}, "", "app --label=ghp_***"},
+			{[]string{"gh", "api", "-H", "X-Custom: " + ghToken}, "", "gh api -H X-Custom: ghp_***"},
+			{[]string{"sh", "-c", "export GH=github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz; run"}, "", "sh -c export GH=github_pat_***; run"},
+			{[]string{"app", "glpat-abcdefghij0123456789"}, "", "app glpat-***"},
+			{[]string{"notify", "xoxb-1234-5678-abcdefghij", "xoxp-1234-5678-abcdefghij"}, "", "notify xoxb-*** xoxp-***"},
+			{[]string{"app", "--id", "AKIAIOSFODNN7EXAMPLE", "ASIAIOSFODNN7EXAMPLE"}, "", "app --id AKIA*** ASIA***"},
+			{[]string{"app", "ghp_short", "xoxb-1", "AKIAIOSFODNN7EXAMPLEX", "ASIAN-FOOD", "sghp_R2d2C3poBb8Luke0Leia1Han2Solo3Yoda4"}, "", "app ghp_short xoxb-1 AKIAIOSFODNN7EXAMPLEX ASIAN-FOOD sghp_R2d2C3poBb8Luke0Leia1Han2Solo3Yoda4"},
+		},
+	}
+	for prog, cases := range tests {
+		t.Run(prog, func(t *testing.T) {
+			for _, tt := range cases {
+				if tt.argv != nil {
+					if got := Cmdline(argv(tt.argv...)); got != tt.want {
+						t.Errorf("Cmdline(%q) = %q, want %q", argv(tt.argv...), got, tt.want)
+					}
+				}
+				if tt.win != "" {
+					if got := Cmdline(tt.win); got != tt.want {
+						t.Errorf("Cmdline(%q) = %q, want %q", tt.win, got, tt.want)
+					}
+				}
+			}
+		})
+	}
+}
+
 func TestSplitWindows(t *testing.T) {
 	tests := []struct {
 		in   string
@@ -129,6 +258,8 @@ func TestSecretName(t *testing.T) {
 		"token2": true, "secrets": true, "credentials": true, "requirepass": true, "storepass": true, "pass": true,
 		"Authorization": true, "Proxy-Authorization": true, "basic-auth": true, "session-cookie": true,
 		"keyboard-layout": false, "monkey": false, "hotkey": false, "passes": false, "authors": false,
+		"private-key-data": true, "client-key-data": true, "sshKeyBase64": true,
+		"password-stdin": false, "key-data-dir": false, "private-key-file": false, "private-key-id": false,
 		"key-file": false, "bypass": false, "port": false, "secretary": false, "tokenizer": false, "": false,
 	} {
 		if got := secretName(name); got != want {
@@ -174,6 +305,16 @@ func TestCmdlineNeverLeaks(t *testing.T) {
 		{argv: []string{"bash", "-c", "curl -u admin:'%s' https://x"}},
 		{argv: []string{"kubectl", "create", "secret", "generic", "s", "--from-literal=password=%s"}},
 		{argv: []string{"app", "--config", `{"token": "%s"}`}},
+		{argv: []string{"docker", "login", "-u", "bob", "-p", "%s"}},
+		{argv: []string{"podman", "login", "-p%s", "quay.io"}},
+		{argv: []string{"helm", "registry", "login", "-p", "%s", "reg"}},
+		{argv: []string{"vault", "login", "%s"}},
+		{argv: []string{"az", "--private-key-data", "%s"}},
+		{argv: []string{"aws", "configure", "set", "aws_secret_access_key", "%s"}},
+		{argv: []string{"npm", "config", "set", "//r/:_authToken", "%s"}},
+		{argv: []string{"kubectl", "--token", "%s", "get", "pods"}},
+		{win: `net user bob "%s" /add`},
+		{win: `net use Z: \\srv\share "%s"`},
 		{win: `app.exe --password "%s"`},
 		{win: `app.exe "/password:%s"`},
 		{win: `"C:\Program Files\curl.exe" -u "admin:%s" https://x`},
