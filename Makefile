@@ -23,7 +23,7 @@ PROMTOOL  ?= promtool
 DIST      ?= dist
 PLATFORMS ?=
 
-.PHONY: all build run test vet fmt-check unit windows stack-check release release-test bench bench-wine load dashboards clean
+.PHONY: all build run test vet fmt-check unit windows stack-check release release-test version bench bench-wine load dashboards clean
 
 all: build
 
@@ -59,6 +59,10 @@ unit:
 release:
 	$(GO) -C tools/release run . -root '$(CURDIR)' -dist '$(abspath $(DIST))' -go '$(GO)' \
 	  -version '$(VERSION)' -revision '$(REVISION)' -source-date-epoch '$(SOURCE_DATE_EPOCH)' -platforms '$(PLATFORMS)'
+
+## version: the version make build and make release stamp.
+version:
+	@echo '$(VERSION)'
 
 ## release-test: make release for the host's Linux platform, twice, and checks of what it wrote.
 release-test:

@@ -50,7 +50,6 @@ func (r *release) archiveEntries(p platform, bin string) []entry {
 			doc("install.ps1", "deploy/windows/install.ps1"),
 			doc("uninstall.ps1", "deploy/windows/uninstall.ps1"))
 	}
-	slices.SortFunc(es, func(a, b entry) int { return strings.Compare(a.name, b.name) })
 	return es
 }
 
@@ -74,19 +73,21 @@ func (r *release) writeArchive(p platform, bin string) (string, error) {
 	return name, f.Close()
 }
 
-// dirs lists the folders entries need, parents first, top included.
-func dirs(top string, es []entry) []string {
-	seen := map[string]bool{top + "/": true}
-	out := []string{top + "/"}
+// tree returns the entries under top, each folder included (with no src
+// and a trailing slash), sorted by name: a folder before what it holds.
+func tree(top string, es []entry) []entry {
+	seen := map[string]bool{}
+	out := []entry{{name: top + "/"}}
 	for _, e := range es {
+		out = append(out, entry{top + "/" + e.name, e.src, e.mode})
 		for d := path.Dir(e.name); d != "."; d = path.Dir(d) {
-			if name := top + "/" + d + "/"; !seen[name] {
-				seen[name] = true
-				out = append(out, name)
+			if !seen[d] {
+				seen[d] = true
+				out = append(out, entry{name: top + "/" + d + "/"})
 			}
 		}
 	}
-	slices.Sort(out)
+	slices.SortFunc(out, func(a, b entry) int { return strings.Compare(a.name, b.name) })
 	return out
 }
 
@@ -105,17 +106,18 @@ func (r *release) writeTarGz(w io.Writer, top string, es []entry) error {
 			ModTime: r.mtime, Uname: "root", Gname: "root", Format: tar.FormatUSTAR,
 		}
 	}
-	for _, d := range dirs(top, es) {
-		if err := tw.WriteHeader(hdr(d, 0o755, 0, tar.TypeDir)); err != nil {
-			return err
+	for _, e := range tree(top, es) {
+		if e.src == "" {
+			if err := tw.WriteHeader(hdr(e.name, 0o755, 0, tar.TypeDir)); err != nil {
+				return err
+			}
+			continue
 		}
-	}
-	for _, e := range es {
 		data, err := os.ReadFile(e.src)
 		if err != nil {
 			return err
 		}
-		if err := tw.WriteHeader(hdr(top+"/"+e.name, e.mode, int64(len(data)), tar.TypeReg)); err != nil {
+		if err := tw.WriteHeader(hdr(e.name, e.mode, int64(len(data)), tar.TypeReg)); err != nil {
 			return err
 		}
 		if _, err := tw.Write(data); err != nil {
@@ -134,19 +136,20 @@ func (r *release) writeZip(w io.Writer, top string, es []entry) error {
 	zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) {
 		return flate.NewWriter(w, flate.BestCompression)
 	})
-	for _, d := range dirs(top, es) {
-		h := &zip.FileHeader{Name: d, Method: zip.Store, Modified: r.mtime}
-		h.SetMode(os.ModeDir | 0o755)
-		if _, err := zw.CreateHeader(h); err != nil {
-			return err
+	for _, e := range tree(top, es) {
+		if e.src == "" {
+			h := &zip.FileHeader{Name: e.name, Method: zip.Store, Modified: r.mtime}
+			h.SetMode(os.ModeDir | 0o755)
+			if _, err := zw.CreateHeader(h); err != nil {
+				return err
+			}
+			continue
 		}
-	}
-	for _, e := range es {
 		data, err := os.ReadFile(e.src)
 		if err != nil {
 			return err
 		}
-		h := &zip.FileHeader{Name: top + "/" + e.name, Method: zip.Deflate, Modified: r.mtime}
+		h := &zip.FileHeader{Name: e.name, Method: zip.Deflate, Modified: r.mtime}
 		h.SetMode(e.mode)
 		fw, err := zw.CreateHeader(h)
 		if err != nil {
