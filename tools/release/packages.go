@@ -101,14 +101,19 @@ func (r *release) packageInfo(p platform, program, summary, bin, dir string, sc 
 		file(repo("README.md"), doc+"README.md", 0o644, ""),
 		file(repo("CHANGELOG.md"), doc+"CHANGELOG.md", 0o644, ""),
 		file(repo("deploy/package/web-config.yml"), doc+"examples/web-config.yml", 0o644, ""),
-		{Destination: "/etc/prexmon", Type: files.TypeDir,
-			FileInfo: &files.ContentFileInfo{Owner: "root", Group: "root", Mode: 0o755, MTime: r.mtime}},
 	}
+	// Folders are listed so that the rpm owns them too and removes them.
+	ownedDirs := []string{"/etc/prexmon", doc, doc + "examples"}
 	if program == "archiver" {
+		ownedDirs = append(ownedDirs, "/etc/prexmon/targets")
 		contents = append(contents,
 			file(repo("deploy/package/archiver.yml"), "/etc/prexmon/archiver.yml", 0o644, files.TypeConfigNoReplace),
 			file(repo("deploy/package/agents.yml"), "/etc/prexmon/targets/agents.yml", 0o644, files.TypeConfigNoReplace),
 		)
+	}
+	for _, d := range ownedDirs {
+		contents = append(contents, &files.Content{Destination: d, Type: files.TypeDir,
+			FileInfo: &files.ContentFileInfo{Owner: "root", Group: "root", Mode: 0o755, MTime: r.mtime}})
 	}
 	return &nfpm.Info{
 		Name:        name,

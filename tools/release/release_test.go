@@ -128,6 +128,15 @@ func TestRelease(t *testing.T) {
 			if tc.prog == "archiver" && !strings.Contains(string(unit), " --storage.path=/var/lib/prexmon ") {
 				t.Errorf("packaged archiver unit does not store in /var/lib/prexmon:\n%s", unit)
 			}
+			// systemd's own check, on the unit starting the extracted binary.
+			if analyze, err := exec.LookPath("systemd-analyze"); err == nil {
+				bin := "/usr/bin/prexmon-" + tc.prog
+				path := filepath.Join(root, "prexmon-"+tc.prog+".service")
+				os.WriteFile(path, []byte(strings.ReplaceAll(string(unit), bin, filepath.Join(root, bin))), 0o644)
+				if out, err := exec.Command(analyze, "verify", "--man=no", path).CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+					t.Errorf("systemd-analyze verify packaged prexmon-%s.service: %v\n%s", tc.prog, err, out)
+				}
+			}
 		}
 	})
 
