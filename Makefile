@@ -4,7 +4,9 @@ BIN       := bin
 # The version: a tag vX.Y.Z on a clean checkout of the tagged commit gives
 # X.Y.Z; anything else is 0.0.0-dev+<commit>[.dirty], which dpkg and rpm
 # order below every release.
-TAG       := $(shell git tag --points-at HEAD --list 'v[0-9]*.[0-9]*.[0-9]*' 2>/dev/null | sort -V | tail -n1)
+# A final tag wins over a release candidate tagging the same commit.
+TAGS      := $(shell git tag --points-at HEAD --list 'v[0-9]*.[0-9]*.[0-9]*' 2>/dev/null | sort -V)
+TAG       := $(or $(lastword $(foreach t,$(TAGS),$(if $(findstring -,$(t)),,$(t)))),$(lastword $(TAGS)))
 DIRTY     := $(shell git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo dirty)
 SHORTREV  := $(or $(shell git rev-parse --short=12 HEAD 2>/dev/null),unknown)
 VERSION   ?= $(if $(and $(TAG),$(if $(DIRTY),,clean)),$(patsubst v%,%,$(TAG)),0.0.0-dev+$(SHORTREV)$(if $(DIRTY),.dirty))
