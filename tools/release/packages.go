@@ -151,7 +151,8 @@ func (r *release) packageInfo(p platform, program, summary, bin, dir string, sc 
 // packagedUnit derives the unit a package installs from the one in
 // deploy/systemd, which is written for a hand install: the binary is in
 // /usr/bin, the service runs as the package's prexmon user instead of a
-// dynamic one, and the archiver keeps its data in /var/lib/prexmon. Every
+// dynamic one, and the archiver keeps its data in /var/lib/prexmon, which
+// only that user and group may read (snapshots hold command lines). Every
 // replacement must apply exactly once, so that a changed unit fails the
 // release instead of shipping half-converted.
 func packagedUnit(root, program string) (string, error) {
@@ -174,7 +175,7 @@ func packagedUnit(root, program string) (string, error) {
 	}
 	if program == "archiver" {
 		repl = append(repl,
-			[2]string{"\nStateDirectory=prexmon-archiver\n", "\nStateDirectory=prexmon\n"},
+			[2]string{"\nStateDirectory=prexmon-archiver\n", "\nStateDirectory=prexmon\nStateDirectoryMode=0750\n"},
 			[2]string{" --storage.path=/var/lib/prexmon-archiver ", " --storage.path=/var/lib/prexmon "})
 	}
 	for _, rp := range repl {

@@ -125,7 +125,8 @@ func TestRelease(t *testing.T) {
 					t.Errorf("packaged prexmon-%s.service lacks %q:\n%s", tc.prog, strings.TrimSpace(s), unit)
 				}
 			}
-			if tc.prog == "archiver" && !strings.Contains(string(unit), " --storage.path=/var/lib/prexmon ") {
+			if tc.prog == "archiver" && (!strings.Contains(string(unit), " --storage.path=/var/lib/prexmon ") ||
+				!strings.Contains(string(unit), "\nStateDirectory=prexmon\nStateDirectoryMode=0750\n")) {
 				t.Errorf("packaged archiver unit does not store in /var/lib/prexmon:\n%s", unit)
 			}
 			// systemd's own check, on the unit starting the extracted binary.
