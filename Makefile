@@ -1,17 +1,31 @@
 # prexmon — see README.md. Every target works on a fresh machine with Go.
 GO        ?= go
 BIN       := bin
-VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-REVISION  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+# The version: a tag vX.Y.Z on a clean checkout of the tagged commit gives
+# X.Y.Z; anything else is 0.0.0-dev+<commit>[.dirty], which dpkg and rpm
+# order below every release.
+# A final tag wins over a release candidate tagging the same commit.
+TAGS      := $(shell git tag --points-at HEAD --list 'v[0-9]*.[0-9]*.[0-9]*' 2>/dev/null | sort -V)
+TAG       := $(or $(lastword $(foreach t,$(TAGS),$(if $(findstring -,$(t)),,$(t)))),$(lastword $(TAGS)))
+DIRTY     := $(shell git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo dirty)
+SHORTREV  := $(or $(shell git rev-parse --short=12 HEAD 2>/dev/null),unknown)
+VERSION   ?= $(if $(and $(TAG),$(if $(DIRTY),,clean)),$(patsubst v%,%,$(TAG)),0.0.0-dev+$(SHORTREV)$(if $(DIRTY),.dirty))
+REVISION  ?= $(or $(shell git rev-parse HEAD 2>/dev/null),unknown)
 BRANCH    ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
-BUILDDATE ?= $(shell date -u +%Y%m%d-%H:%M:%S)
+# Build date = commit time, so that builds of one commit are identical.
+SOURCE_DATE_EPOCH ?= $(or $(shell git log -1 --format=%ct 2>/dev/null),0)
+BUILDDATE ?= $(shell date -u -d @$(SOURCE_DATE_EPOCH) +%Y%m%d-%H:%M:%S 2>/dev/null || date -u -r $(SOURCE_DATE_EPOCH) +%Y%m%d-%H:%M:%S)
 VPKG      := github.com/prometheus/common/version
 LDFLAGS   := -s -w -X $(VPKG).Version=$(VERSION) -X $(VPKG).Revision=$(REVISION) \
              -X $(VPKG).Branch=$(BRANCH) -X $(VPKG).BuildUser=prexmon -X $(VPKG).BuildDate=$(BUILDDATE)
 PROGRAMS  := $(patsubst %/main.go,%,$(wildcard exporter/main.go archiver/main.go))
 PROMTOOL  ?= promtool
+# make release: every platform into dist/ unless told, e.g.
+#   make release PLATFORMS=linux/amd64 DIST=/tmp/dist
+DIST      ?= dist
+PLATFORMS ?=
 
-.PHONY: all build run test vet fmt-check unit windows stack-check bench bench-wine load dashboards clean
+.PHONY: all build run test vet fmt-check unit windows stack-check release release-test version bench bench-wine load dashboards clean
 
 all: build
 
@@ -26,7 +40,7 @@ run: build
 	@./scripts/run-local.sh
 
 ## test: everything CI checks.
-test: fmt-check vet windows unit stack-check
+test: fmt-check vet windows unit release-test stack-check
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null; git ls-files --others --exclude-standard '*.go' 2>/dev/null)); \
@@ -34,6 +48,7 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+	$(GO) -C tools/release vet ./...
 
 windows:
 	GOOS=windows GOARCH=amd64 $(GO) vet ./...
@@ -41,6 +56,19 @@ windows:
 
 unit:
 	$(GO) test -race -count=1 -timeout 30m ./...
+
+## release: archives, .deb/.rpm packages and sha256sums.txt in $(DIST) (tools/release).
+release:
+	$(GO) -C tools/release run . -root '$(CURDIR)' -dist '$(abspath $(DIST))' -go '$(GO)' \
+	  -version '$(VERSION)' -revision '$(REVISION)' -source-date-epoch '$(SOURCE_DATE_EPOCH)' -platforms '$(PLATFORMS)'
+
+## version: the version make build and make release stamp.
+version:
+	@echo '$(VERSION)'
+
+## release-test: make release for the host's Linux platform, twice, and checks of what it wrote.
+release-test:
+	$(GO) -C tools/release test -count=1 -timeout 20m ./...
 
 ## stack-check: promtool over the Prometheus config and rules (skipped parts are reported).
 stack-check:
@@ -66,4 +94,4 @@ dashboards:
 	$(GO) test ./dashboards -run TestFilesUpToDate -update
 
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) $(DIST)

@@ -464,12 +464,16 @@ func TestDockerfiles(t *testing.T) {
 			stageNames[st.Name] = true
 		}
 		var user, entrypoint string
-		var healthcheck, cgoOff bool
+		var healthcheck, cgoOff, fromRelease bool
 		for _, st := range stages {
 			for _, c := range st.Commands {
 				switch c := c.(type) {
 				case *instructions.RunCommand:
 					cgoOff = cgoOff || strings.Contains(strings.Join(c.CmdLine, " "), "CGO_ENABLED=0 go build")
+				case *instructions.AddCommand:
+					// The archive name make release writes (tools/release).
+					fromRelease = fromRelease || st.Name == "release" &&
+						slices.Contains(c.SourcePaths, "prexmon-${VERSION}.${TARGETOS}-${TARGETARCH}.tar.gz")
 				case *instructions.CopyCommand:
 					if c.From != "" && !stageNames[c.From] {
 						t.Errorf("%s: COPY --from=%s names no stage", file, c.From)
@@ -489,6 +493,9 @@ func TestDockerfiles(t *testing.T) {
 		}
 		if !cgoOff {
 			t.Errorf("%s: no static build (CGO_ENABLED=0 go build)", file)
+		}
+		if !fromRelease || !stageNames["source"] {
+			t.Errorf("%s: want a source stage and a release stage that adds the release archive", file)
 		}
 		if user == "" || user == "root" || user == "0" || strings.HasPrefix(user, "0:") {
 			t.Errorf("%s: final stage runs as %q, want a non-root USER", file, user)

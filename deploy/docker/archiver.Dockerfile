@@ -1,9 +1,18 @@
 # syntax=docker/dockerfile:1
 # The prexmon archiver: a static Go binary in an otherwise empty image, running
-# as nobody. Build from the repository root:
+# as nobody. Build from source, at the repository root:
 #   docker build -f deploy/docker/archiver.Dockerfile -t prexmon/archiver .
+# or from the binaries of a release (`make release`, or downloaded archives
+# checked with `sha256sum -c --ignore-missing sha256sums.txt`), with their
+# folder as the build context:
+#   docker buildx build -f deploy/docker/archiver.Dockerfile --build-arg BINARIES=release \
+#     --build-arg VERSION=0.1.0 --platform linux/amd64,linux/arm64 -t prexmon/archiver:0.1.0 dist
 
-FROM golang:1.26-alpine AS build
+# Where /out/archiver comes from: "source" (go build here) or "release" (the
+# linux archive of VERSION for the target platform).
+ARG BINARIES=source
+
+FROM golang:1.26-alpine AS source
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
@@ -16,16 +25,27 @@ RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache
       -o /out/archiver ./archiver && \
     mkdir -p /out/data
 
+# Only the archive is read from the context, so it can be dist/ alone; the
+# stage runs on the build machine whatever the target platform.
+FROM --platform=$BUILDPLATFORM golang:1.26-alpine AS release
+ARG VERSION
+ARG TARGETOS
+ARG TARGETARCH
+ADD prexmon-${VERSION}.${TARGETOS}-${TARGETARCH}.tar.gz /tmp/
+RUN mkdir -p /out/data && mv /tmp/prexmon-${VERSION}.${TARGETOS}-${TARGETARCH}/archiver /out/archiver
+
+FROM ${BINARIES} AS binaries
+
 # busybox's static wget (about 1 MB) is the only extra, for the healthcheck.
 FROM busybox:1.37-musl AS tools
 
 FROM scratch
-COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+COPY --from=binaries /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=tools /bin/busybox /bin/wget
-COPY --from=build /out/archiver /bin/archiver
+COPY --from=binaries /out/archiver /bin/archiver
 # An empty, nobody-owned /data: Docker seeds a new named volume from it, so
 # the non-root archiver can write there.
-COPY --from=build --chown=65534:65534 /out/data /data
+COPY --from=binaries --chown=65534:65534 /out/data /data
 USER 65534:65534
 EXPOSE 5000
 HEALTHCHECK --interval=10s --timeout=5s --retries=3 CMD ["/bin/wget", "-q", "-O", "/dev/null", "http://127.0.0.1:5000/readyz"]
