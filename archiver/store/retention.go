@@ -24,13 +24,17 @@ const sizeCheckEvery = time.Minute
 // once.
 func (s *Store) maintain(opts Options) {
 	defer s.bgDone.Done()
+	// overToday says the last size retention could not get under the
+	// limit (only today's files were left): the minutely check then waits
+	// for the hourly run instead of walking the archive every minute.
+	overToday := false
 	run := func(now time.Time) {
 		s.countUsage()
 		if opts.Retention > 0 {
 			s.applyRetention(now)
 		}
 		if opts.RetentionSize > 0 {
-			s.applySizeRetention(now)
+			overToday = !s.applySizeRetention(now)
 		}
 		if opts.CompressAfter > 0 {
 			s.compressDays(now)
@@ -48,8 +52,8 @@ func (s *Store) maintain(opts Options) {
 		case now := <-full.C:
 			run(now)
 		case now := <-check.C:
-			if opts.RetentionSize > 0 && s.usage.bytes.Load() > opts.RetentionSize {
-				s.applySizeRetention(now)
+			if opts.RetentionSize > 0 && !overToday && s.usage.bytes.Load() > opts.RetentionSize {
+				overToday = !s.applySizeRetention(now)
 			}
 		}
 	}
@@ -92,19 +96,20 @@ func (s *Store) applyRetention(now time.Time) {
 // applySizeRetention deletes whole days, oldest date first across all
 // agents, while the archive is larger than RetentionSize. Today's day
 // (UTC), which is being appended to, is never deleted: when it alone is
-// too large the archive stays over the limit, with a warning.
-func (s *Store) applySizeRetention(now time.Time) {
+// too large the archive stays over the limit, with a warning, and it
+// returns false.
+func (s *Store) applySizeRetention(now time.Time) bool {
 	days, err := s.walk(netip.Addr{})
 	if err != nil {
 		s.log.Error("size retention: cannot list storage", "err", err)
-		return
+		return true
 	}
 	var total int64
 	for _, d := range days {
 		total += d.size
 	}
 	if total <= s.opts.RetentionSize {
-		return
+		return true
 	}
 	today := now.UTC().Format(time.DateOnly)
 	byDate := map[string][]dayEntry{}
@@ -132,7 +137,9 @@ func (s *Store) applySizeRetention(now time.Time) {
 	s.deleteDays(days, doomed, "archive larger than the size retention")
 	if total > s.opts.RetentionSize {
 		s.log.Warn("size retention: the archive stays over the limit; today's files are never deleted", "bytes", total, "limit", s.opts.RetentionSize)
+		return false
 	}
+	return true
 }
 
 // deleteDays deletes the doomed files of days (everything listed) and then
