@@ -108,6 +108,11 @@ func TestSyncFailureSealsFile(t *testing.T) {
 			sealed := partPath(dir, "10.0.0.5", "2026-11-27.1.jsonl")
 			live := partPath(dir, "10.0.0.5", "2026-11-27.jsonl")
 			sealedSize := size(t, sealed)
+			if fi, err := os.Stat(sealed); err != nil {
+				t.Fatal(err)
+			} else if fi.Mode().Perm() != 0o600 {
+				t.Fatalf("sealed part: mode %v, want 0600", fi.Mode().Perm())
+			}
 			if got := seqs(t, readFile(t, sealed)); fmt.Sprint(got) != "[0 1]" {
 				t.Fatalf("sealed part holds %v, want [0 1]", got)
 			}
