@@ -58,10 +58,11 @@ type Options struct {
 	// idleClose); a field so tests need not wait minutes.
 	idleAfter time.Duration
 	// SyncFiles fsyncs each written file (and new directories) instead of
-	// calling syncfs(2) on the storage filesystem once per round. syncfs is
-	// far cheaper when thousands of files are written per second, but also
-	// flushes other programs' data on the same filesystem; set this when
-	// storage shares a busy filesystem. Always on where syncfs is missing.
+	// calling syncfs(2) on the storage filesystem once per round. syncfs
+	// costs less CPU when thousands of files are written per second, but
+	// also flushes (and waits for) other programs' data on the same
+	// filesystem, and an error makes every file of the round suspect. Always
+	// on where syncfs is missing or does not report errors (Linux < 5.8).
 	SyncFiles bool
 }
 
@@ -155,7 +156,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		root:    root,
 		rootDir: rootDir,
 		fsSync:  newFSSync(rootDir),
-		wholeFS: haveSyncfs && !opts.SyncFiles,
+		wholeFS: haveSyncfs && !opts.SyncFiles && syncfsReportsErrors(),
 		opts:    opts,
 		log:     opts.Logger,
 		m:       m,
@@ -164,6 +165,9 @@ func Open(dir string, opts Options) (*Store, error) {
 		stop:    make(chan struct{}),
 	}
 	s.counts.files = map[string]countEntry{}
+	if haveSyncfs && !opts.SyncFiles && !s.wholeFS {
+		s.log.Warn("syncfs does not report write errors before Linux 5.8: fsyncing each file instead")
+	}
 	if err := s.recover(); err != nil {
 		m.unregister(opts.Registerer)
 		rootDir.Close()
