@@ -58,8 +58,8 @@ func runMain() int {
 				Default("2h").String()
 		syncInterval = app.Flag("storage.sync-interval", "Longest time written snapshots may stay unsynced to disk.").
 				Default("1s").Duration()
-		syncMethod = app.Flag("storage.sync-method", "How written day files are made durable: fdatasync (each written file) or syncfs (the whole storage filesystem once per round; Linux only).").
-				Default("fdatasync").Enum("fdatasync", "syncfs")
+		syncMethod = app.Flag("storage.sync-method", "How written day files are made durable: syncfs (the whole storage filesystem once per round; Linux 5.8 or later, else fdatasync) or fdatasync (each written file; better when storage shares a busy filesystem).").
+				Default("syncfs").Enum("syncfs", "fdatasync")
 		maxOpenFiles = app.Flag("storage.max-open-files", "Day files kept open for appending; idle ones are closed first. 0 = a third of the open-file limit (at most 8192), leaving the rest for agent connections.").
 				Default("0").Int()
 		autoReload = app.Flag("config.auto-reload-interval", "How often to check the config file for changes; a change is loaded once it has held for one check. 0 reloads only on SIGHUP or POST /-/reload.").
