@@ -43,7 +43,8 @@ type Options struct {
 	// Retention deletes whole day files older than this; 0 keeps forever.
 	Retention time.Duration
 	// RetentionSize deletes the oldest whole days, across all agents, while
-	// the archive on local disk is larger than this many bytes; 0 = no limit.
+	// the archive on local disk is larger than this many bytes; 0 = no
+	// limit. Today's (UTC) files are never deleted for size.
 	RetentionSize int64
 	// Logger receives recoveries and I/O failures (default: discard).
 	Logger *slog.Logger
