@@ -51,8 +51,14 @@ func runMain() int {
 				Default("./data").String()
 		retention = app.Flag("storage.retention", "How long to keep day files, e.g. 90d or 26w; 0 keeps them for ever.").
 				Default("90d").String()
+		retentionSize = app.Flag("storage.retention.size", "Largest size of the archive on local disk, e.g. 500GB (base 2); past it the oldest whole days are deleted. 0 = no size limit.").
+				Default("0").Bytes()
+		compressAfter = app.Flag("storage.compress-after", "Compress a day's files to .jsonl.gz once the UTC day has ended this long ago (at least 1h); 0 = never.").
+				Default("2h").String()
 		syncInterval = app.Flag("storage.sync-interval", "Longest time written snapshots may stay unsynced to disk.").
 				Default("1s").Duration()
+		syncMethod = app.Flag("storage.sync-method", "How written day files are made durable: syncfs (the whole storage filesystem once per round; Linux 5.8 or later, else fdatasync) or fdatasync (each written file; better when storage shares a busy filesystem).").
+				Default("syncfs").Enum("syncfs", "fdatasync")
 		maxOpenFiles = app.Flag("storage.max-open-files", "Day files kept open for appending; idle ones are closed first. 0 = a third of the open-file limit (at most 8192), leaving the rest for agent connections.").
 				Default("0").Int()
 		autoReload = app.Flag("config.auto-reload-interval", "How often to check the config file for changes; a change is loaded once it has held for one check. 0 reloads only on SIGHUP or POST /-/reload.").
@@ -89,6 +95,11 @@ func runMain() int {
 	keep, err := model.ParseDuration(*retention)
 	if err != nil {
 		logger.Error("bad --storage.retention", "err", err)
+		return 2
+	}
+	compress, err := model.ParseDuration(*compressAfter)
+	if err != nil {
+		logger.Error("bad --storage.compress-after", "err", err)
 		return 2
 	}
 	cfgSum := fileSum(*configFile)
@@ -131,11 +142,14 @@ func runMain() int {
 		enablePprof:     *enablePprof,
 	}
 	st, err := store.Open(*storagePath, store.Options{
-		SyncInterval: *syncInterval,
-		MaxOpenFiles: *maxOpenFiles,
-		Retention:    time.Duration(keep),
-		Logger:       logger.With("component", "store"),
-		Registerer:   reg,
+		SyncInterval:  *syncInterval,
+		MaxOpenFiles:  *maxOpenFiles,
+		Retention:     time.Duration(keep),
+		RetentionSize: int64(*retentionSize),
+		CompressAfter: time.Duration(compress),
+		SyncFiles:     *syncMethod == "fdatasync",
+		Logger:        logger.With("component", "store"),
+		Registerer:    reg,
 	})
 	if err != nil {
 		logger.Error("cannot open storage", "path", *storagePath, "err", err)

@@ -173,7 +173,13 @@ func BenchmarkReadDay(b *testing.B) {
 // BenchmarkAppendSync measures acknowledged (fsynced) appends, as pushes do
 // them: many concurrent callers share each sync round.
 func BenchmarkAppendSync(b *testing.B) {
-	s, err := Open(b.TempDir(), Options{})
+	for _, mode := range syncModes {
+		b.Run(mode.name, func(b *testing.B) { benchAppendSync(b, mode.syncFiles) })
+	}
+}
+
+func benchAppendSync(b *testing.B, syncFiles bool) {
+	s, err := Open(b.TempDir(), Options{SyncFiles: syncFiles})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -202,8 +208,14 @@ func BenchmarkAppendSync(b *testing.B) {
 // sustained ones that include fsync rounds. It reports process CPU per
 // append and the worst append latency.
 func BenchmarkAppendPaced(b *testing.B) {
+	for _, mode := range syncModes {
+		b.Run(mode.name, func(b *testing.B) { benchAppendPaced(b, mode.syncFiles) })
+	}
+}
+
+func benchAppendPaced(b *testing.B, syncFiles bool) {
 	const agents, perSecond, workers = 5000, 1000, 16
-	s, err := Open(b.TempDir(), Options{})
+	s, err := Open(b.TempDir(), Options{SyncFiles: syncFiles})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +10,10 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	// Three times the standard library's speed at level 1, and smaller
+	// output, on snapshot lines; any gzip reader reads it.
+	"github.com/klauspost/compress/gzip"
 )
 
 // Finished days can be compressed to <date>.jsonl.gz (Options.CompressAfter).
@@ -37,8 +40,10 @@ const minCompressAfter = time.Hour
 
 func hidden(name, suffix string) string { return "." + name + suffix }
 
-// compressDays compresses every plain day file whose day ended at least
-// CompressAfter before now.
+// compressDays compresses every plain part of each day that ended at least
+// CompressAfter before now, oldest part first: the .gz must keep the lines
+// in the order they are read, so a day whose part fails keeps its later
+// parts plain until the next run.
 func (s *Store) compressDays(now time.Time) {
 	after := max(s.opts.CompressAfter, minCompressAfter)
 	days, err := s.walk(netip.Addr{})
@@ -46,14 +51,11 @@ func (s *Store) compressDays(now time.Time) {
 		s.log.Error("compaction: cannot list storage", "err", err)
 		return
 	}
+	failed := map[string]bool{}
 	for _, d := range days {
-		if d.compressed {
+		day := d.dir + "/" + d.date
+		if d.compressed || failed[day] {
 			continue
-		}
-		detached, wasDetached := strings.CutPrefix(d.name, ".")
-		if wasDetached {
-			// Left by an interrupted compaction: finish it.
-			detached = strings.TrimSuffix(detached, compressingSuffix)
 		}
 		date, _ := time.Parse(time.DateOnly, d.date)
 		if now.Sub(date.AddDate(0, 0, 1)) < after {
@@ -65,12 +67,18 @@ func (s *Store) compressDays(now time.Time) {
 		default:
 		}
 		start := time.Now()
-		if wasDetached {
-			err = s.finishCompression(d.dir, detached)
-		} else {
+		part := partName(d.date, d.part)
+		switch {
+		case d.detached:
+			// Left by an interrupted compaction: finish it.
+			err = s.finishCompression(d.dir, part)
+		case d.live():
 			err = s.compressDay(d)
+		default:
+			err = s.compressSealed(d)
 		}
 		if err != nil {
+			failed[day] = true
 			s.log.Error("compaction failed", "file", path.Join(d.dir, d.name), "err", err)
 			continue
 		}
@@ -78,9 +86,9 @@ func (s *Store) compressDays(now time.Time) {
 	}
 }
 
-// compressDay detaches d from its writer and compresses it.
+// compressDay detaches d, a live part, from its writer and compresses it.
 func (s *Store) compressDay(d dayEntry) error {
-	req := &request{dir: d.dir, name: d.name, detach: true, done: make(chan error, 1)}
+	req := &request{op: opDetach, dir: d.dir, name: d.name, done: make(chan error, 1)}
 	s.closeMu.RLock()
 	if s.closed {
 		s.closeMu.RUnlock()
@@ -95,6 +103,20 @@ func (s *Store) compressDay(d dayEntry) error {
 	return s.finishCompression(d.dir, d.name)
 }
 
+// compressSealed compresses d, a sealed part: no writer holds it, so it
+// is renamed out of the way here.
+func (s *Store) compressSealed(d dayEntry) error {
+	comp := path.Join(d.dir, hidden(d.name, compressingSuffix))
+	s.layout.Lock()
+	err := s.root.Rename(path.Join(d.dir, d.name), comp)
+	s.layout.Unlock()
+	if err != nil {
+		return fmt.Errorf("detach %s/%s: %w", d.dir, d.name, err)
+	}
+	s.forgetCount(d)
+	return s.finishCompression(d.dir, d.name)
+}
+
 // detach runs in the writer: it closes dir/name if open and renames it out
 // of the way, so every later append for that day starts a new file.
 func (sh *shard) detach(req *request) error {
@@ -102,6 +124,11 @@ func (sh *shard) detach(req *request) error {
 	if df := sh.files[key]; df != nil {
 		sh.drop(df)
 	}
+	// Compaction reads what is there and makes its own copy durable: a
+	// seal pending for this file has nothing left to do.
+	sh.mu.Lock()
+	sh.unpoison(key)
+	sh.mu.Unlock()
 	comp := path.Join(req.dir, hidden(req.name, compressingSuffix))
 	if _, err := sh.s.root.Stat(comp); err == nil {
 		return fmt.Errorf("detach %s: an earlier compaction is unfinished", key)
@@ -114,13 +141,21 @@ func (sh *shard) detach(req *request) error {
 	return nil
 }
 
-// finishCompression compresses dir/.name.compressing onto dir/name.gz and
-// commits the result.
+// gzTemp is the output being built for the day whose part name is given;
+// one per day, since a day's parts are compressed one after the other.
+func gzTemp(part string) string {
+	date, _, _, _ := parseDayName(part)
+	return hidden(partName(date, livePart), tmpSuffix)
+}
+
+// finishCompression compresses dir/.name.compressing (name a part of a
+// day) onto the day's .gz and commits the result.
 func (s *Store) finishCompression(dir, name string) error {
+	date, _, _, _ := parseDayName(name)
 	comp := path.Join(dir, hidden(name, compressingSuffix))
-	tmp := path.Join(dir, hidden(name, tmpSuffix))
+	tmp := path.Join(dir, gzTemp(name))
 	done := path.Join(dir, hidden(name, doneSuffix))
-	gzName := path.Join(dir, name+".gz")
+	gzName := path.Join(dir, partName(date, livePart)+".gz")
 
 	src, err := s.root.Open(comp)
 	if err != nil {
@@ -136,13 +171,20 @@ func (s *Store) finishCompression(dir, name string) error {
 	if err != nil {
 		return fmt.Errorf("read %s: %w", comp, err)
 	}
-	out, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	out, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", tmp, err)
 	}
-	err = s.writeCompressed(out, gzName, stopReader{io.NewSectionReader(src, 0, end+1), s.stop})
+	oldSize, err := s.writeCompressed(out, gzName, stopReader{io.NewSectionReader(src, 0, end+1), s.stop})
 	if err == nil {
 		err = syncFile(out)
+	}
+	var newSize int64
+	if err == nil {
+		var ofi os.FileInfo
+		if ofi, err = out.Stat(); err == nil {
+			newSize = ofi.Size()
+		}
 	}
 	if cerr := out.Close(); err == nil {
 		err = cerr
@@ -166,31 +208,33 @@ func (s *Store) finishCompression(dir, name string) error {
 			return fmt.Errorf("commit %s: %w", gzName, err)
 		}
 	}
+	s.usage.add(newSize - oldSize - fi.Size())
 	return nil
 }
 
 // writeCompressed writes the existing gz (if any) and then src as a new
-// gzip member to out.
-func (s *Store) writeCompressed(out io.Writer, gzName string, src io.Reader) error {
+// gzip member to out, and returns the size of the existing gz.
+func (s *Store) writeCompressed(out io.Writer, gzName string, src io.Reader) (int64, error) {
+	var copied int64
 	old, err := s.root.Open(gzName)
 	switch {
 	case err == nil:
-		_, err = io.Copy(out, old)
+		copied, err = io.Copy(out, old)
 		old.Close()
 		if err != nil {
-			return fmt.Errorf("copy %s: %w", gzName, err)
+			return 0, fmt.Errorf("copy %s: %w", gzName, err)
 		}
 	case !errors.Is(err, fs.ErrNotExist):
-		return err
+		return 0, err
 	}
 	zw, err := gzip.NewWriterLevel(out, gzip.BestSpeed)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if _, err := io.Copy(zw, src); err != nil {
-		return err
+		return 0, err
 	}
-	return zw.Close()
+	return copied, zw.Close()
 }
 
 // recoverCompaction rolls forward, in dir with the given file names, the
@@ -202,18 +246,23 @@ func (s *Store) recoverCompaction(dir string, names []string) error {
 	for _, n := range names {
 		has[n] = true
 	}
+	committing := map[string]bool{} // the .gz.tmp names a marker commits
 	for _, n := range names {
 		if !strings.HasPrefix(n, ".") {
 			continue
 		}
 		if base, ok := strings.CutSuffix(n[1:], doneSuffix); ok {
-			if _, _, day := dayName(base); !day {
+			date, _, compressed, day := parseDayName(base)
+			if !day || compressed {
 				continue
 			}
-			if has[hidden(base, tmpSuffix)] {
-				if err := s.root.Rename(path.Join(dir, hidden(base, tmpSuffix)), path.Join(dir, base+".gz")); err != nil {
+			tmp := gzTemp(base)
+			committing[tmp] = true
+			if has[tmp] {
+				if err := s.root.Rename(path.Join(dir, tmp), path.Join(dir, partName(date, livePart)+".gz")); err != nil {
 					return fmt.Errorf("finish compaction of %s/%s: %w", dir, base, err)
 				}
+				has[tmp] = false
 				if err := s.syncDir(dir); err != nil {
 					return err
 				}
@@ -228,7 +277,7 @@ func (s *Store) recoverCompaction(dir string, names []string) error {
 		if !strings.HasPrefix(n, ".") {
 			continue
 		}
-		if base, ok := strings.CutSuffix(n[1:], tmpSuffix); ok && !has[hidden(base, doneSuffix)] {
+		if _, ok := strings.CutSuffix(n[1:], tmpSuffix); ok && !committing[n] {
 			if err := s.root.Remove(path.Join(dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("remove %s/%s: %w", dir, n, err)
 			}

@@ -2,6 +2,8 @@ package store
 
 import (
 	"os"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -45,4 +47,33 @@ func control(f *os.File, op string, call func(fd int) error) error {
 		return &os.PathError{Op: op, Path: f.Name(), Err: serr}
 	}
 	return nil
+}
+
+// syncfsReportsErrors says whether this kernel's syncfs reports writeback
+// errors (Linux 5.8 and later); before that it returns 0 even when data
+// was lost, and only per-file fsyncs can be trusted.
+func syncfsReportsErrors() bool {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return false
+	}
+	return kernelAtLeast(unix.ByteSliceToString(u.Release[:]), 5, 8)
+}
+
+// kernelAtLeast compares a release such as "5.10.0-28-amd64".
+func kernelAtLeast(release string, major, minor int) bool {
+	parts := strings.SplitN(release, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	maj, err1 := strconv.Atoi(parts[0])
+	digits := strings.IndexFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' })
+	if digits < 0 {
+		digits = len(parts[1])
+	}
+	mnr, err2 := strconv.Atoi(parts[1][:digits])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return maj > major || (maj == major && mnr >= minor)
 }

@@ -14,3 +14,5 @@ const haveSyncfs = false
 func fdatasync(f *os.File) error { return f.Sync() }
 
 func syncfs(*os.File) error { return errors.ErrUnsupported }
+
+func syncfsReportsErrors() bool { return false }

@@ -35,7 +35,7 @@ func TestFSSyncCoalesces(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			asked[i] = time.Now()
-			if err := f.Sync(); err != nil {
+			if err := f.Sync(f.mark()); err != nil {
 				t.Error(err)
 			}
 			finished[i] = time.Now()

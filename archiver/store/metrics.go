@@ -14,9 +14,10 @@ type metrics struct {
 	tornLines     prometheus.Counter
 	openFiles     prometheus.Gauge
 	retained      prometheus.Counter
+	storage       *storageCollector
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, dir string, usage *diskUsage) (*metrics, error) {
 	m := &metrics{
 		snapshots: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "archiver", Name: "snapshots_written_total",
@@ -45,8 +46,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		retained: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: "archiver", Name: "retention_deleted_files_total",
-			Help: "Day files deleted because they are older than the retention.",
+			Help: "Day files deleted by retention (older than --storage.retention, or the oldest days past --storage.retention.size).",
 		}),
+		storage: &storageCollector{
+			dir:   dir,
+			usage: usage,
+			bytes: prometheus.NewDesc("archiver_storage_bytes",
+				"Size of the day files on local disk (absent until counted after start-up).", nil, nil),
+			free: prometheus.NewDesc("archiver_storage_free_bytes",
+				"Space available to the archiver on the storage filesystem.", nil, nil),
+		},
 	}
 	for i, c := range m.all() {
 		if err := reg.Register(c); err != nil {
@@ -60,12 +69,34 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 }
 
 func (m *metrics) all() []prometheus.Collector {
-	return []prometheus.Collector{m.snapshots, m.bytes, m.writeErrors, m.fsyncDuration, m.tornLines, m.openFiles, m.retained}
+	return []prometheus.Collector{m.snapshots, m.bytes, m.writeErrors, m.fsyncDuration, m.tornLines, m.openFiles, m.retained, m.storage}
 }
 
 // unregister lets a failed Open be retried with the same registry.
 func (m *metrics) unregister(reg prometheus.Registerer) {
 	for _, c := range m.all() {
 		reg.Unregister(c)
+	}
+}
+
+// storageCollector reports the archive size kept by diskUsage and the free
+// space of its filesystem, one statfs per scrape.
+type storageCollector struct {
+	dir         string
+	usage       *diskUsage
+	bytes, free *prometheus.Desc
+}
+
+func (c *storageCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.bytes
+	ch <- c.free
+}
+
+func (c *storageCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.usage.known.Load() {
+		ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(max(0, c.usage.bytes.Load())))
+	}
+	if free, err := diskFree(c.dir); err == nil {
+		ch <- prometheus.MustNewConstMetric(c.free, prometheus.GaugeValue, float64(free))
 	}
 }

@@ -32,6 +32,9 @@ type FileInfo struct {
 	Bytes      int64  `json:"bytes"`
 	Snapshots  int64  `json:"snapshots"`
 	Compressed bool   `json:"compressed"`
+	// Part numbers a file sealed after a failed fsync (see partName);
+	// the parts of a day are listed in the order they are read.
+	Part int `json:"part,omitempty"`
 }
 
 // maxLine bounds one stored line when reading; the push and scrape body
@@ -96,52 +99,95 @@ func (s *Store) ReadDay(ctx context.Context, ip netip.Addr, day time.Time, q Que
 	})
 }
 
-// dayParts are the open files making up one day, oldest lines first: the
-// compressed file, a file being compressed, and the plain file (lines that
-// arrived since). Any may be nil.
-type dayParts struct {
-	gz, compressing, plain *os.File
+// dayPart is one open file of a day (see partName for the order).
+type dayPart struct {
+	f  *os.File
+	gz bool
+	// live is the part being appended to: read up to its size when
+	// opened. Every other plain part is read up to its last newline, so
+	// a fragment a crash left at its end is not glued to the next part.
+	live bool
 }
 
-func (p *dayParts) close() {
-	for _, f := range []*os.File{p.gz, p.compressing, p.plain} {
-		if f != nil {
-			f.Close()
-		}
+type dayParts []dayPart
+
+func (p dayParts) close() {
+	for _, part := range p {
+		part.f.Close()
 	}
 }
 
-// openParts opens a day's parts under the layout lock, so a compaction
-// committing meanwhile is seen wholly before or wholly after; once open,
-// the files stay readable whatever is renamed.
-func (s *Store) openParts(dir, date string) (*dayParts, error) {
-	name := date + ".jsonl"
+// openParts opens a day's parts, oldest lines first, under the layout
+// lock, so a compaction or seal committing meanwhile is seen wholly before
+// or wholly after; once open, the files stay readable whatever is renamed.
+func (s *Store) openParts(dir, date string) (dayParts, error) {
 	var p dayParts
 	var errs []error
-	open := func(n string) *os.File {
+	open := func(n string, gz, live bool) {
 		f, err := s.root.Open(path.Join(dir, n))
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err == nil {
+			p = append(p, dayPart{f: f, gz: gz, live: live})
+		} else if !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
-		return f
 	}
+	live := partName(date, livePart)
 	s.layout.RLock()
-	p.gz = open(name + ".gz")
-	p.compressing = open(hidden(name, compressingSuffix))
-	p.plain = open(name)
+	open(live+".gz", true, false)
+	if !s.parted[dir+"/"+date] {
+		open(hidden(live, compressingSuffix), false, false)
+		open(live, false, true)
+	} else if names, err := s.listDir(dir); err != nil {
+		errs = append(errs, err)
+	} else {
+		var hiddenParts, plainParts []int
+		for _, n := range names {
+			base, isHidden := strings.CutPrefix(n, ".")
+			if isHidden {
+				if base, isHidden = strings.CutSuffix(base, compressingSuffix); !isHidden {
+					continue
+				}
+			}
+			d, part, compressed, ok := parseDayName(base)
+			if !ok || compressed || d != date {
+				continue
+			}
+			if isHidden {
+				hiddenParts = append(hiddenParts, partOrder(part))
+			} else {
+				plainParts = append(plainParts, partOrder(part))
+			}
+		}
+		slices.Sort(hiddenParts)
+		slices.Sort(plainParts)
+		for _, o := range hiddenParts {
+			open(hidden(partName(date, orderPart(o)), compressingSuffix), false, false)
+		}
+		for _, o := range plainParts {
+			open(partName(date, orderPart(o)), false, o == partOrder(livePart))
+		}
+	}
 	s.layout.RUnlock()
 	if err := errors.Join(errs...); err != nil {
 		p.close()
-		return nil, fmt.Errorf("open %s/%s: %w", dir, name, err)
+		return nil, fmt.Errorf("open %s/%s: %w", dir, live, err)
 	}
-	if p.gz == nil && p.compressing == nil && p.plain == nil {
+	if len(p) == 0 {
 		return nil, ErrNotFound
 	}
-	return &p, nil
+	return p, nil
+}
+
+// orderPart is partOrder's inverse.
+func orderPart(o int) int {
+	if o == partOrder(livePart) {
+		return livePart
+	}
+	return o
 }
 
 // openDay returns a reader over all of ip's lines for day, oldest first,
-// ending at the plain file's size when opened.
+// ending at the live part's size when opened.
 func (s *Store) openDay(ip netip.Addr, day time.Time, seekTo time.Time) (io.Reader, func(), error) {
 	p, err := s.openParts(dirName(ip.Unmap().WithZone("")), day.UTC().Format(time.DateOnly))
 	if err != nil {
@@ -154,17 +200,16 @@ func (s *Store) openDay(ip netip.Addr, day time.Time, seekTo time.Time) (io.Read
 			closers[i]()
 		}
 	}
-	if p.gz != nil {
-		zr, err := gzip.NewReader(p.gz)
-		if err != nil {
-			closeAll()
-			return nil, nil, fmt.Errorf("gunzip %s: %w", p.gz.Name(), err)
-		}
-		closers = append(closers, func() { zr.Close() })
-		readers = append(readers, zr)
-	}
-	for _, f := range []*os.File{p.compressing, p.plain} {
-		if f == nil {
+	for _, part := range p {
+		f := part.f
+		if part.gz {
+			zr, err := gzip.NewReader(f)
+			if err != nil {
+				closeAll()
+				return nil, nil, fmt.Errorf("gunzip %s: %w", f.Name(), err)
+			}
+			closers = append(closers, func() { zr.Close() })
+			readers = append(readers, zr)
 			continue
 		}
 		fi, err := f.Stat()
@@ -173,9 +218,7 @@ func (s *Store) openDay(ip netip.Addr, day time.Time, seekTo time.Time) (io.Read
 			return nil, nil, fmt.Errorf("stat %s: %w", f.Name(), err)
 		}
 		size := fi.Size()
-		if f == p.compressing {
-			// A crash may have left a fragment at its end; it must not
-			// be glued to the plain part's first line.
+		if !part.live {
 			end, err := lastNewline(f, size)
 			if err != nil {
 				closeAll()
@@ -184,7 +227,7 @@ func (s *Store) openDay(ip netip.Addr, day time.Time, seekTo time.Time) (io.Read
 			size = end + 1
 		}
 		start := int64(0)
-		if f == p.plain && p.gz == nil && p.compressing == nil && !seekTo.IsZero() && size >= bisectMin {
+		if len(p) == 1 && !seekTo.IsZero() && size >= bisectMin {
 			if start, err = seekTime(f, size, seekTo); err != nil {
 				closeAll()
 				return nil, nil, fmt.Errorf("seek in %s: %w", f.Name(), err)
@@ -345,21 +388,22 @@ func (s *Store) lastLineOfDay(dir, date string) ([]byte, error) {
 		return nil, err
 	}
 	defer p.close()
-	for _, f := range []*os.File{p.plain, p.compressing} {
-		if f == nil {
-			continue
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i].gz {
+			break
 		}
-		line, err := lastLine(f)
+		line, err := lastLine(p[i].f)
 		if err != nil || line != nil {
 			return line, err
 		}
 	}
-	if p.gz == nil {
+	if !p[0].gz {
 		return nil, nil
 	}
-	zr, err := gzip.NewReader(p.gz)
+	gz := p[0].f
+	zr, err := gzip.NewReader(gz)
 	if err != nil {
-		return nil, fmt.Errorf("gunzip %s: %w", p.gz.Name(), err)
+		return nil, fmt.Errorf("gunzip %s: %w", gz.Name(), err)
 	}
 	defer zr.Close()
 	var last []byte
@@ -370,7 +414,7 @@ func (s *Store) lastLineOfDay(dir, date string) ([]byte, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", p.gz.Name(), err)
+		return nil, fmt.Errorf("read %s: %w", gz.Name(), err)
 	}
 	return last, nil
 }
@@ -411,10 +455,27 @@ type dayEntry struct {
 	ip         netip.Addr
 	dir, name  string
 	date       string
+	part       int
 	compressed bool
+	detached   bool // being compressed (name is .<part>.compressing)
 	size       int64
 	modTime    time.Time
 }
+
+// rank orders the kinds of parts of a day as they are read.
+func (d dayEntry) rank() int {
+	switch {
+	case d.compressed:
+		return 0
+	case d.detached:
+		return 1
+	default:
+		return 2
+	}
+}
+
+// live says d is the file appended to.
+func (d dayEntry) live() bool { return !d.compressed && !d.detached && d.part == livePart }
 
 // walk lists the day files of one address (valid only) or of all, sorted by
 // address and date. Names that dirName/dayName would not produce are
@@ -452,7 +513,7 @@ func (s *Store) walk(only netip.Addr) ([]dayEntry, error) {
 		out = append(out, days...)
 	}
 	slices.SortFunc(out, func(a, b dayEntry) int {
-		return cmp.Or(a.ip.Compare(b.ip), cmp.Compare(a.date, b.date), cmp.Compare(a.name, b.name))
+		return cmp.Or(a.ip.Compare(b.ip), cmp.Compare(a.date, b.date), cmp.Compare(a.rank(), b.rank()), cmp.Compare(partOrder(a.part), partOrder(b.part)))
 	})
 	return out, nil
 }
@@ -481,20 +542,21 @@ func (s *Store) listDays(ip netip.Addr, dir string) ([]dayEntry, error) {
 			continue
 		}
 		name := e.Name()
-		if base, ok := strings.CutPrefix(name, "."); ok {
-			if name, ok = strings.CutSuffix(base, compressingSuffix); !ok {
+		base, detached := strings.CutPrefix(name, ".")
+		if detached {
+			if base, detached = strings.CutSuffix(base, compressingSuffix); !detached {
 				continue
 			}
 		}
-		date, compressed, ok := dayName(name)
-		if !ok {
+		date, part, compressed, ok := parseDayName(base)
+		if !ok || (detached && compressed) {
 			continue
 		}
 		info, err := e.Info()
 		if err != nil {
 			continue // removed meanwhile (retention)
 		}
-		out = append(out, dayEntry{ip: ip, dir: dir, name: e.Name(), date: date, compressed: compressed, size: info.Size(), modTime: info.ModTime()})
+		out = append(out, dayEntry{ip: ip, dir: dir, name: name, date: date, part: part, compressed: compressed, detached: detached, size: info.Size(), modTime: info.ModTime()})
 	}
 	return out, nil
 }
@@ -519,7 +581,7 @@ func (s *Store) Files(only netip.Addr) ([]FileInfo, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, FileInfo{IP: d.ip.String(), Date: d.date, Bytes: d.size, Snapshots: n, Compressed: d.compressed})
+		out = append(out, FileInfo{IP: d.ip.String(), Date: d.date, Bytes: d.size, Snapshots: n, Compressed: d.compressed, Part: d.part})
 	}
 	return out, nil
 }
@@ -670,7 +732,7 @@ func (s *Store) loadCount(d dayEntry) (countEntry, bool) {
 func (s *Store) saveCount(d dayEntry, c countEntry) bool {
 	name := path.Join(d.dir, countFileName(d.name))
 	tmp := name + ".tmp"
-	if err := s.root.WriteFile(tmp, fmt.Appendf(nil, "%d %d\n", c.size, c.count), 0o644); err != nil {
+	if err := s.root.WriteFile(tmp, fmt.Appendf(nil, "%d %d\n", c.size, c.count), 0o600); err != nil {
 		s.log.Debug("cannot save line count", "file", name, "err", err)
 		return false
 	}

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -103,6 +105,7 @@ func (s *Store) recover() error {
 		if err := s.recoverCompaction(dir, names); err != nil {
 			return err
 		}
+		s.notePartedDays(dir, names)
 		days := newestDays(names, recoverDays)
 		for _, name := range days {
 			if err := s.recoverFile(path.Join(dir, name)); err != nil {
@@ -113,6 +116,20 @@ func (s *Store) recover() error {
 	}
 	s.log.Info("storage checked for torn lines", "files", checked, "duration", time.Since(start))
 	return nil
+}
+
+// notePartedDays records the days of dir that have numbered parts.
+func (s *Store) notePartedDays(dir string, names []string) {
+	for _, name := range names {
+		name = strings.TrimPrefix(name, ".")
+		name = strings.TrimSuffix(name, compressingSuffix)
+		name = strings.TrimSuffix(name, doneSuffix)
+		if date, part, _, ok := parseDayName(name); ok && part != livePart {
+			s.layout.Lock()
+			s.parted[dir+"/"+date] = true
+			s.layout.Unlock()
+		}
+	}
 }
 
 func (s *Store) listDir(dir string) ([]string, error) {
@@ -128,12 +145,13 @@ func (s *Store) listDir(dir string) ([]string, error) {
 	return names, nil
 }
 
-// newestDays returns the n newest uncompressed day files among names,
-// without a stat per file.
+// newestDays returns the n newest live day files among names, without a
+// stat per file. Sealed parts are never appended to again, and reads and
+// compaction stop each part at its last newline.
 func newestDays(names []string, n int) []string {
 	var days []string
 	for _, name := range names {
-		if _, compressed, ok := dayName(name); ok && !compressed {
+		if _, part, compressed, ok := parseDayName(name); ok && !compressed && part == livePart {
 			days = append(days, name)
 		}
 	}
@@ -162,19 +180,81 @@ func (s *Store) recoverFile(p string) error {
 	return nil
 }
 
-// dayName parses a day file name into its date and whether it is gzipped.
-func dayName(name string) (date string, compressed, ok bool) {
+// A day's lines can span several files, its parts, read in this order:
+//
+//	<date>.jsonl.gz          compressed lines (gzip members, oldest first)
+//	.<part>.compressing      a part being compressed (see compact.go)
+//	<date>.<n>.jsonl         parts sealed after a failed sync, n = 1, 2, …
+//	<date>.jsonl             the live part, the only one appended to
+//
+// Sealed parts exist only after an fsync failed (see shard.seal);
+// compaction folds every part into the .gz in that order.
+const livePart = 0
+
+// partName is the name of part n of date: numbered for a sealed part, plain
+// for the live one.
+func partName(date string, n int) string {
+	if n == livePart {
+		return date + ".jsonl"
+	}
+	return date + "." + strconv.Itoa(n) + ".jsonl"
+}
+
+// parseDayName parses a day file name into its date, part and whether it
+// is the compressed file; anything partName or gzip would not produce is
+// rejected.
+func parseDayName(name string) (date string, part int, compressed, ok bool) {
 	base, compressed := strings.CutSuffix(name, ".jsonl.gz")
 	if !compressed {
 		var found bool
-		base, found = strings.CutSuffix(name, ".jsonl")
-		if !found {
-			return "", false, false
+		if base, found = strings.CutSuffix(name, ".jsonl"); !found {
+			return "", 0, false, false
+		}
+		if d, n, numbered := strings.Cut(base, "."); numbered {
+			p, err := strconv.Atoi(n)
+			if err != nil || p < 1 || strconv.Itoa(p) != n {
+				return "", 0, false, false
+			}
+			base, part = d, p
 		}
 	}
 	t, err := time.Parse(time.DateOnly, base)
 	if err != nil || t.Format(time.DateOnly) != base {
-		return "", false, false
+		return "", 0, false, false
 	}
-	return base, compressed, true
+	return base, part, compressed, true
+}
+
+// dayName parses a day file name into its date and whether it is gzipped.
+func dayName(name string) (date string, compressed, ok bool) {
+	date, _, compressed, ok = parseDayName(name)
+	return date, compressed, ok
+}
+
+// nextPart is the number for a part of date sealed now: past every
+// numbered part among names, hidden (being compressed) ones included.
+func nextPart(names []string, date string) int {
+	n := 0
+	for _, name := range names {
+		if base, ok := strings.CutPrefix(name, "."); ok {
+			for _, suffix := range []string{compressingSuffix, doneSuffix} {
+				if b, ok := strings.CutSuffix(base, suffix); ok {
+					name = b
+				}
+			}
+		}
+		if d, p, compressed, ok := parseDayName(name); ok && !compressed && d == date {
+			n = max(n, p)
+		}
+	}
+	return n + 1
+}
+
+// partOrder sorts the plain parts of a day: sealed ones by number, then
+// the live one.
+func partOrder(part int) int {
+	if part == livePart {
+		return math.MaxInt
+	}
+	return part
 }

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -36,6 +38,14 @@ type shard struct {
 	waiters  []*request
 	unsynced int64
 	evicted  int // dropped by the writer, still open until their fsync
+	// The round being collected: the fsSync mark taken before its first
+	// write, and the newest health sequence seen before one of its writes.
+	mark, healthSeq uint64
+	marked          bool
+	// poisoned holds the files (by key) a failed sync may have lost data
+	// of; the writer seals each before the next append to that day.
+	poisoned  map[string]error
+	nPoisoned atomic.Int32
 
 	kick       chan struct{}
 	stopSync   chan struct{}
@@ -53,9 +63,10 @@ type dayFile struct {
 	lastUse time.Time
 
 	// Guarded by shard.mu.
-	dirty   bool
-	evicted bool
-	refs    int
+	dirty    bool
+	evicted  bool
+	refs     int
+	poisoned error // a sync failed after lines were written
 }
 
 func newShard(s *Store, maxOpen int) *shard {
@@ -65,6 +76,7 @@ func newShard(s *Store, maxOpen int) *shard {
 		maxOpen:    maxOpen,
 		files:      map[string]*dayFile{},
 		dirs:       map[string]bool{},
+		poisoned:   map[string]error{},
 		kick:       make(chan struct{}, 1),
 		stopSync:   make(chan struct{}),
 		writerDone: make(chan struct{}),
@@ -88,12 +100,16 @@ func (sh *shard) writeLoop() {
 			if !ok {
 				return
 			}
-			if req.detach {
+			switch req.op {
+			case opDetach:
 				req.done <- sh.detach(req)
-				continue
+			case opRemove:
+				req.done <- sh.remove(req)
+			default:
+				sh.write(req)
 			}
-			sh.write(req)
 		case now := <-t.C:
+			sh.sealPoisoned()
 			for e := sh.lru.Back(); e != nil; e = sh.lru.Back() {
 				df := e.Value.(*dayFile)
 				if now.Sub(df.lastUse) < idle {
@@ -107,14 +123,22 @@ func (sh *shard) writeLoop() {
 
 func (sh *shard) write(req *request) {
 	m := sh.s.m
+	// Both marks are taken before anything is written: a syncfs or a
+	// failure from here on may concern this line.
+	var mark uint64
+	if sh.s.wholeFS {
+		mark = sh.s.fsSync.mark()
+	}
+	healthSeq := sh.s.health.seq()
 	df, err := sh.file(req.dir, req.name)
 	if err != nil {
 		m.writeErrors.Inc()
 		sh.s.log.Error("cannot open day file", "file", req.dir+"/"+req.name, "err", err)
+		sh.s.health.fail(err)
 		req.done <- err
 		return
 	}
-	n, err := df.f.Write(req.line)
+	n, err := writeLine(df.f, req.line)
 	if err != nil {
 		m.writeErrors.Inc()
 		sh.s.log.Error("write failed", "file", df.key, "err", err)
@@ -124,16 +148,20 @@ func (sh *shard) write(req *request) {
 			// open repairs the tail before appending.
 			if terr := df.f.Truncate(df.size); terr != nil {
 				sh.s.log.Error("cannot cut partial line", "file", df.key, "err", terr)
+				sh.s.usage.add(int64(n))
 				sh.drop(df)
 			}
 		}
-		req.done <- fmt.Errorf("write %s: %w", df.key, err)
+		err = fmt.Errorf("write %s: %w", df.key, err)
+		sh.s.health.fail(err)
+		req.done <- err
 		return
 	}
 	df.size += int64(n)
 	df.lastUse = time.Now()
 	m.snapshots.Inc()
 	m.bytes.Add(float64(n))
+	sh.s.usage.add(int64(n))
 
 	// Once a sync request is handed to the sync goroutine it may be answered
 	// and reused at any moment: decide everything before that.
@@ -146,6 +174,10 @@ func (sh *shard) write(req *request) {
 		df.dirty = true
 		sh.dirty = append(sh.dirty, df)
 	}
+	if !sh.marked || mark < sh.mark {
+		sh.mark, sh.marked = mark, true
+	}
+	sh.healthSeq = max(sh.healthSeq, healthSeq)
 	sh.unsynced += int64(n)
 	kick := durable || sh.unsynced >= kickBytes
 	if durable {
@@ -165,6 +197,16 @@ func (sh *shard) write(req *request) {
 // needed and closing the least recently used file beyond maxOpen.
 func (sh *shard) file(dir, name string) (*dayFile, error) {
 	key := dir + "/" + name
+	if sh.nPoisoned.Load() > 0 {
+		sh.mu.Lock()
+		cause, bad := sh.poisoned[key]
+		sh.mu.Unlock()
+		if bad {
+			if err := sh.seal(dir, name, cause); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if df := sh.files[key]; df != nil {
 		sh.lru.MoveToFront(df.elem)
 		return df, nil
@@ -246,7 +288,9 @@ func (sh *shard) syncLoop(interval time.Duration) {
 func (sh *shard) syncRound() error {
 	sh.mu.Lock()
 	files, dirs, waiters := sh.dirty, sh.dirs, sh.waiters
+	mark, healthSeq := sh.mark, sh.healthSeq
 	sh.dirty, sh.waiters, sh.unsynced = nil, nil, 0
+	sh.marked, sh.healthSeq = false, 0
 	if len(dirs) > 0 {
 		sh.dirs = map[string]bool{}
 	} else {
@@ -262,16 +306,20 @@ func (sh *shard) syncRound() error {
 	}
 
 	var errs []error
-	var fileErr map[*dayFile]error
+	fileErr := map[*dayFile]error{}
 	dirErr := map[string]error{}
 	if sh.s.wholeFS {
 		start := time.Now()
-		err := sh.s.fsSync.Sync()
+		err := sh.s.fsSync.Sync(mark)
 		sh.s.m.fsyncDuration.Observe(time.Since(start).Seconds())
 		if err != nil {
 			err = fmt.Errorf("syncfs %s: %w", sh.s.dir, err)
-			dirErr["."] = err
 			errs = append(errs, err)
+			// Which file lost data is unknown: every file written in
+			// this round is suspect.
+			for _, df := range files {
+				fileErr[df] = err
+			}
 		}
 	} else {
 		// A new file's directory entry must be durable before its lines
@@ -290,23 +338,44 @@ func (sh *shard) syncRound() error {
 			sh.s.m.fsyncDuration.Observe(time.Since(start).Seconds())
 			if err != nil {
 				err = fmt.Errorf("fsync %s: %w", df.key, err)
-				if fileErr == nil {
-					fileErr = map[*dayFile]error{}
-				}
-				fileErr[df] = err
 				errs = append(errs, err)
+			}
+			// A file whose directory entry may not be durable is as
+			// suspect as one whose data failed.
+			err = errors.Join(err, dirErr[path.Dir(df.key)], dirErr["."])
+			if err != nil {
+				fileErr[df] = err
 			}
 		}
 	}
-	for _, req := range waiters {
-		err := fileErr[req.file]
-		if derr := dirErr[req.dir]; derr != nil {
-			err = errors.Join(err, derr)
-		}
-		if derr := dirErr["."]; derr != nil {
-			err = errors.Join(err, derr)
-		}
-		req.done <- err
+
+	// A failed fsync may have dropped the dirty pages it could not write,
+	// and the error is reported only once ("fsyncgate"): nothing written
+	// to such a file is trusted again. Its waiters fail, and the writer
+	// seals the file before the next line for that day.
+	sh.mu.Lock()
+	for df, err := range fileErr {
+		df.poisoned = err
+		sh.poisoned[df.key] = err
+	}
+	sh.nPoisoned.Store(int32(len(sh.poisoned)))
+	answers := make([]error, len(waiters))
+	for i, req := range waiters {
+		answers[i] = req.file.poisoned // also set by an earlier round
+	}
+	sh.mu.Unlock()
+	// Health first: a caller told its line is stored must find the store
+	// writable, and one told it failed must find it not.
+	err := errors.Join(errs...)
+	if err != nil {
+		sh.s.m.writeErrors.Add(float64(len(errs)))
+		sh.s.health.fail(err)
+		sh.s.log.Error("fsync failed; the files written since the last sync are sealed", "files", len(fileErr), "err", err)
+	} else if len(files) > 0 {
+		sh.s.health.ok(healthSeq)
+	}
+	for i, req := range waiters {
+		req.done <- answers[i]
 	}
 
 	sh.mu.Lock()
@@ -323,13 +392,88 @@ func (sh *shard) syncRound() error {
 	for _, df := range closing {
 		sh.closeFile(df)
 	}
-	err := errors.Join(errs...)
-	if err != nil {
-		sh.s.m.writeErrors.Add(float64(len(errs)))
-		sh.s.syncErr.set(err)
-		sh.s.log.Error("fsync failed", "err", err)
-	}
 	return err
+}
+
+// sealPoisoned seals the poisoned files no line has come for since, so a
+// restart cannot append to them either.
+func (sh *shard) sealPoisoned() {
+	if sh.nPoisoned.Load() == 0 {
+		return
+	}
+	sh.mu.Lock()
+	causes := maps.Clone(sh.poisoned)
+	sh.mu.Unlock()
+	for _, key := range slices.Sorted(maps.Keys(causes)) {
+		dir, name := path.Split(key)
+		if err := sh.seal(path.Clean(dir), name, causes[key]); err != nil {
+			sh.s.log.Error("cannot seal day file", "file", key, "err", err)
+		}
+	}
+}
+
+// seal runs in the writer after a failed sync of dir/name: it closes the
+// file and renames it to the day's next numbered part (see partName), so
+// it is never appended to again while reads still find its lines, and the
+// next line for that day starts a new file.
+func (sh *shard) seal(dir, name string, cause error) error {
+	key := dir + "/" + name
+	if df := sh.files[key]; df != nil {
+		sh.drop(df)
+	}
+	gone := func() error {
+		sh.mu.Lock()
+		sh.unpoison(key)
+		sh.mu.Unlock()
+		return nil
+	}
+	date, part, _, _ := parseDayName(name)
+	if part != livePart {
+		return gone()
+	}
+	names, err := sh.s.listDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return gone() // deleted by retention meanwhile
+	}
+	if err != nil {
+		return fmt.Errorf("seal %s after a failed sync: %w", key, err)
+	}
+	sealed := partName(date, nextPart(names, date))
+	sh.s.layout.Lock()
+	err = sh.s.root.Rename(key, path.Join(dir, sealed))
+	if err == nil {
+		sh.s.parted[dir+"/"+date] = true
+	}
+	sh.s.layout.Unlock()
+	if errors.Is(err, fs.ErrNotExist) {
+		return gone() // detached for compaction or deleted meanwhile
+	}
+	if err != nil {
+		return fmt.Errorf("seal %s after a failed sync: %w", key, err)
+	}
+	sh.s.forgetCount(dayEntry{dir: dir, name: name})
+	sh.mu.Lock()
+	sh.dirs[dir] = true // the rename is made durable with the next round
+	sh.unpoison(key)
+	sh.mu.Unlock()
+	sh.s.log.Warn("day file sealed after a failed sync; later lines go to a new file", "file", key, "sealed_as", sealed, "cause", cause)
+	return nil
+}
+
+// unpoison forgets that key needs sealing; sh.mu must be held.
+func (sh *shard) unpoison(key string) {
+	delete(sh.poisoned, key)
+	sh.nPoisoned.Store(int32(len(sh.poisoned)))
+}
+
+// remove runs in the writer for retention: the file is closed first, so
+// no line can be appended to it once it is unlinked.
+func (sh *shard) remove(req *request) error {
+	key := req.dir + "/" + req.name
+	if df := sh.files[key]; df != nil {
+		sh.drop(df)
+	}
+	return sh.s.root.Remove(key)
 }
 
 // closeAll closes the writer's files once both goroutines have stopped.
@@ -349,12 +493,12 @@ func (s *Store) openAppend(dir, name string) (f *os.File, size int64, created, n
 	p := path.Join(dir, name)
 	f, err = s.root.OpenFile(p, os.O_RDWR|os.O_APPEND, 0)
 	if errors.Is(err, fs.ErrNotExist) {
-		if err = s.root.Mkdir(dir, 0o755); err == nil {
+		if err = s.root.Mkdir(dir, 0o700); err == nil {
 			newDir = true
 		} else if !errors.Is(err, fs.ErrExist) {
 			return nil, 0, false, false, fmt.Errorf("create directory %s: %w", dir, err)
 		}
-		f, err = s.root.OpenFile(p, os.O_RDWR|os.O_APPEND|os.O_CREATE|os.O_EXCL, 0o644)
+		f, err = s.root.OpenFile(p, os.O_RDWR|os.O_APPEND|os.O_CREATE|os.O_EXCL, 0o600)
 		if err == nil {
 			return f, 0, true, newDir, nil
 		}
@@ -404,9 +548,10 @@ func sortedKeys(m map[string]bool) []string {
 	return keys
 }
 
-// syncFile and syncAll are replaceable by tests that check what was synced
-// when.
+// syncFile, syncAll and writeLine are replaceable by tests that check what
+// was synced when, or inject failures.
 var (
-	syncFile = fdatasync
-	syncAll  = syncfs
+	syncFile  = fdatasync
+	syncAll   = syncfs
+	writeLine = (*os.File).Write
 )

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,23 +42,28 @@ type Options struct {
 	MaxOpenFiles int
 	// Retention deletes whole day files older than this; 0 keeps forever.
 	Retention time.Duration
+	// RetentionSize deletes the oldest whole days, across all agents, while
+	// the archive on local disk is larger than this many bytes; 0 = no
+	// limit. Today's (UTC) files are never deleted for size.
+	RetentionSize int64
 	// Logger receives recoveries and I/O failures (default: discard).
 	Logger *slog.Logger
 	// Registerer receives the store's metrics (default: a private registry).
 	Registerer prometheus.Registerer
-	// CompressAfter gzips a day's file to <date>.jsonl.gz once the day has
+	// CompressAfter gzips a day's files to <date>.jsonl.gz once the day has
 	// ended this long ago (0 = never; at least an hour). Reads are
-	// unchanged. It costs CPU in proportion to the data: fine for hundreds
-	// of agents, not for a 100 MB/s archive on two cores.
+	// unchanged. It costs CPU in proportion to the data, one core at about
+	// 230 MB/s: a 100 MB/s archive keeps almost half a core busy.
 	CompressAfter time.Duration
 	// idleAfter closes a file not appended to for this long (default
 	// idleClose); a field so tests need not wait minutes.
 	idleAfter time.Duration
 	// SyncFiles fsyncs each written file (and new directories) instead of
-	// calling syncfs(2) on the storage filesystem once per round. syncfs is
-	// far cheaper when thousands of files are written per second, but also
-	// flushes other programs' data on the same filesystem; set this when
-	// storage shares a busy filesystem. Always on where syncfs is missing.
+	// calling syncfs(2) on the storage filesystem once per round. syncfs
+	// costs less CPU when thousands of files are written per second, but
+	// also flushes (and waits for) other programs' data on the same
+	// filesystem, and an error makes every file of the round suspect. Always
+	// on where syncfs is missing or does not report errors (Linux < 5.8).
 	SyncFiles bool
 }
 
@@ -92,10 +98,16 @@ type Store struct {
 	// renames them: readers hold it only while opening a day's parts.
 	layout sync.RWMutex
 
+	// parted holds "<dir>/<date>" of the days that have numbered parts
+	// (see partName), so reads list a directory only for those; guarded by
+	// layout.
+	parted map[string]bool
+
 	stop     chan struct{}
 	bgDone   sync.WaitGroup
 	counts   countCache
-	syncErr  errorAt
+	health   health
+	usage    *diskUsage
 	requests sync.Pool
 	probes   atomic.Uint64
 }
@@ -118,14 +130,18 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.Registerer == nil {
 		opts.Registerer = prometheus.NewRegistry()
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// Day files hold user names and command lines: only the archiver's
+	// user may read them (0600 files in 0700 directories).
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create storage directory: %w", err)
 	}
+	restrictRoot(dir, opts.Logger)
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open storage directory: %w", err)
 	}
-	m, err := newMetrics(opts.Registerer)
+	usage := &diskUsage{}
+	m, err := newMetrics(opts.Registerer, dir, usage)
 	if err != nil {
 		root.Close()
 		return nil, err
@@ -141,13 +157,18 @@ func Open(dir string, opts Options) (*Store, error) {
 		root:    root,
 		rootDir: rootDir,
 		fsSync:  newFSSync(rootDir),
-		wholeFS: haveSyncfs && !opts.SyncFiles,
+		wholeFS: haveSyncfs && !opts.SyncFiles && syncfsReportsErrors(),
 		opts:    opts,
 		log:     opts.Logger,
 		m:       m,
+		parted:  map[string]bool{},
+		usage:   usage,
 		stop:    make(chan struct{}),
 	}
 	s.counts.files = map[string]countEntry{}
+	if haveSyncfs && !opts.SyncFiles && !s.wholeFS {
+		s.log.Warn("syncfs does not report write errors before Linux 5.8: fsyncing each file instead")
+	}
 	if err := s.recover(); err != nil {
 		m.unregister(opts.Registerer)
 		rootDir.Close()
@@ -167,11 +188,27 @@ func Open(dir string, opts Options) (*Store, error) {
 		go sh.writeLoop()
 		go sh.syncLoop(opts.SyncInterval)
 	}
-	if opts.Retention > 0 || opts.CompressAfter > 0 {
-		s.bgDone.Add(1)
-		go s.maintain()
-	}
+	s.bgDone.Add(1)
+	go s.maintain(opts)
 	return s, nil
+}
+
+// restrictRoot makes an existing storage directory that others may enter
+// private, which also covers address directories and day files an older
+// version created 0755/0644. It only logs when it cannot (not the owner).
+func restrictRoot(dir string, log *slog.Logger) {
+	if runtime.GOOS == "windows" {
+		return // permissions are ACLs there; Chmod only sets read-only
+	}
+	fi, err := os.Stat(dir)
+	if err != nil || fi.Mode().Perm()&0o077 == 0 {
+		return
+	}
+	if err := os.Chmod(dir, fi.Mode().Perm()&0o700); err != nil {
+		log.Warn("storage directory is open to other users and cannot be restricted", "path", dir, "mode", fi.Mode().Perm(), "err", err)
+		return
+	}
+	log.Warn("storage directory was open to other users; restricted to its owner", "path", dir, "was", fi.Mode().Perm(), "now", fi.Mode().Perm()&0o700)
 }
 
 // Append stores r as one line. It returns once the line is written to the
@@ -239,8 +276,10 @@ func (s *Store) append(ctx context.Context, r Record, durable bool) error {
 	return nil
 }
 
-// Writable reports why the store cannot take writes (closed, a recent fsync
-// failure, or a directory that refuses new files), for /readyz.
+// Writable reports why the store cannot take writes, for /readyz: closed,
+// appends failing (the last open, write or fsync failed, as on a full or
+// read-only disk; cleared once a later line is written and synced), or a
+// directory that refuses new files.
 func (s *Store) Writable() error {
 	s.closeMu.RLock()
 	closed := s.closed
@@ -248,12 +287,12 @@ func (s *Store) Writable() error {
 	if closed {
 		return ErrClosed
 	}
-	if err := s.syncErr.recent(time.Minute); err != nil {
-		return fmt.Errorf("recent fsync failure: %w", err)
+	if err := s.health.err(); err != nil {
+		return fmt.Errorf("appends are failing: %w", err)
 	}
 	// Concurrent probes each use their own file.
 	probe := fmt.Sprintf(".writable-probe-%d", s.probes.Add(1))
-	f, err := s.root.OpenFile(probe, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := s.root.OpenFile(probe, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("storage not writable: %w", err)
 	}
@@ -293,15 +332,24 @@ func (s *Store) Close() error {
 	return errors.Join(errs...)
 }
 
-// request carries one encoded line to its shard's writer.
+// request carries one encoded line, or another operation on a day file, to
+// its shard's writer.
 type request struct {
+	op        requestOp
 	dir, name string
 	line      []byte
 	sync      bool
-	detach    bool // not a line: detach the file for compaction
 	file      *dayFile
 	done      chan error
 }
+
+type requestOp int
+
+const (
+	opWrite  requestOp = iota
+	opDetach           // rename the file away for compaction
+	opRemove           // delete the file for retention
+)
 
 // maxPooledLine keeps pathological lines from pinning memory in the pool.
 const maxPooledLine = 4 << 20
@@ -346,24 +394,54 @@ func shardOf(dir string) int {
 	return int(h % numShards)
 }
 
-// errorAt remembers the last error and when it happened.
-type errorAt struct {
-	mu  sync.Mutex
-	err error
-	at  time.Time
+// health says whether appends currently work. Every failure is counted;
+// a sync round clears the error only when one of its lines was begun after
+// the last failure, so a success racing an older failure cannot hide it.
+type health struct {
+	failures atomic.Uint64
+	mu       sync.Mutex
+	last     error
 }
 
-func (e *errorAt) set(err error) {
-	e.mu.Lock()
-	e.err, e.at = err, time.Now()
-	e.mu.Unlock()
+// seq is taken before a line is written.
+func (h *health) seq() uint64 { return h.failures.Load() }
+
+func (h *health) fail(err error) {
+	h.mu.Lock()
+	h.last = err
+	h.failures.Add(1)
+	h.mu.Unlock()
 }
 
-func (e *errorAt) recent(d time.Duration) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.err != nil && time.Since(e.at) < d {
-		return e.err
+// ok records that lines begun at seq are written and synced.
+func (h *health) ok(seq uint64) {
+	h.mu.Lock()
+	if h.failures.Load() == seq {
+		h.last = nil
 	}
-	return nil
+	h.mu.Unlock()
+}
+
+func (h *health) err() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.last
+}
+
+// diskUsage is the size of the day files on local disk: counted once by a
+// walk in the background after Open and again every maintenance run, and
+// kept current in between by the writers, compaction and retention, so a
+// scrape never walks the archive.
+type diskUsage struct {
+	bytes atomic.Int64
+	known atomic.Bool
+}
+
+func (u *diskUsage) add(n int64) { u.bytes.Add(n) }
+
+// set replaces the total with a walk's result; what was added while the
+// walk ran is kept, at the cost of counting twice the bytes the walk saw.
+func (u *diskUsage) set(walked, before int64) {
+	u.bytes.Add(walked - before)
+	u.known.Store(true)
 }

@@ -1,0 +1,17 @@
+package store
+
+import "golang.org/x/sys/windows"
+
+// diskFree returns the bytes the archiver's user may still write on the
+// volume holding dir.
+func diskFree(dir string) (uint64, error) {
+	p, err := windows.UTF16PtrFromString(dir)
+	if err != nil {
+		return 0, err
+	}
+	var avail, total, free uint64
+	if err := windows.GetDiskFreeSpaceEx(p, &avail, &total, &free); err != nil {
+		return 0, err
+	}
+	return avail, nil
+}
