@@ -53,6 +53,7 @@ vet:
 windows:
 	GOOS=windows GOARCH=amd64 $(GO) vet ./...
 	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./exporter
+	GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null ./exporter ./archiver
 
 unit:
 	$(GO) test -race -count=1 -timeout 30m ./...

@@ -23,13 +23,13 @@ import (
 )
 
 // platforms lists every platform a release covers and the programs that
-// build there: the exporter's collectors have Linux and Windows readers only.
+// build there: all of them, on every platform.
 var platforms = []platform{
 	{"linux", "amd64", []string{"exporter", "archiver"}},
 	{"linux", "arm64", []string{"exporter", "archiver"}},
 	{"windows", "amd64", []string{"exporter", "archiver"}},
 	{"windows", "arm64", []string{"exporter", "archiver"}},
-	{"darwin", "arm64", []string{"archiver"}},
+	{"darwin", "arm64", []string{"exporter", "archiver"}},
 }
 
 type platform struct {
