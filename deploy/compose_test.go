@@ -6,6 +6,7 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/url"
 	"os"
 	"path"
@@ -619,5 +620,28 @@ func TestComposeBuiltImages(t *testing.T) {
 				t.Errorf("%s: build arg %s = %v, want %q from PREXMON_%s", name, arg, v, want, arg)
 			}
 		}
+	}
+}
+
+// TestComposePromtoolVersion checks make stack-check tests the rules with
+// the promtool of the very Prometheus docker-compose.yml runs: image
+// prom/prometheus:vX.Y.Z is Go module github.com/prometheus/prometheus
+// v0.(100X+Y).Z.
+func TestComposePromtoolVersion(t *testing.T) {
+	image := service(t, project(t), "prometheus").Image
+	m := regexp.MustCompile(`^prom/prometheus:v(\d+)\.(\d+)\.(\d+)$`).FindStringSubmatch(image)
+	if m == nil {
+		t.Fatalf("prometheus image %q is not pinned to prom/prometheus:vX.Y.Z", image)
+	}
+	major, _ := strconv.Atoi(m[1])
+	minor, _ := strconv.Atoi(m[2])
+	want := fmt.Sprintf("v0.%d.%s", 100*major+minor, m[3])
+	raw, err := os.ReadFile("../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := regexp.MustCompile(`(?m)^PROMTOOL3_MODULE\s*:?=\s*(\S+)`).FindSubmatch(raw)
+	if got == nil || string(got[1]) != want {
+		t.Errorf("Makefile PROMTOOL3_MODULE = %q, want %s for %s", got, want, image)
 	}
 }
