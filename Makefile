@@ -71,11 +71,25 @@ version:
 release-test:
 	$(GO) -C tools/release test -count=1 -timeout 20m ./...
 
-## stack-check: promtool over the Prometheus config and rules (skipped parts are reported).
-stack-check:
-	@if [ -f prometheus.yml ]; then $(PROMTOOL) check config prometheus.yml; fi
-	@if ls deploy/prometheus/*.yml >/dev/null 2>&1; then $(PROMTOOL) check rules $$(ls deploy/prometheus/*.yml | grep -v _test.yml); fi
-	@if ls deploy/prometheus/*_test.yml >/dev/null 2>&1; then cd deploy/prometheus && $(PROMTOOL) test rules *_test.yml; fi
+# promtool of the Prometheus image docker-compose.yml pins (prom/prometheus:v3.5.0 is the Go
+# module github.com/prometheus/prometheus v0.305.0; deploy/compose_test.go checks they agree),
+# built once into a cache outside the checkout and reused while it exists.
+PROMTOOL3_MODULE := v0.305.0
+PROMTOOL3_CACHE  ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/prexmon
+PROMTOOL3        ?= $(PROMTOOL3_CACHE)/promtool-$(PROMTOOL3_MODULE)/promtool
+
+## stack-check: promtool over the Prometheus config and rules (skipped parts are reported),
+## with Debian's promtool and with the one of the Prometheus docker-compose.yml runs.
+stack-check: $(PROMTOOL3)
+	@for p in $(PROMTOOL) $(PROMTOOL3); do \
+	  echo "== $$($$p --version 2>&1 | head -1)"; \
+	  if [ -f prometheus.yml ]; then $$p check config prometheus.yml || exit 1; fi; \
+	  if ls deploy/prometheus/*.yml >/dev/null 2>&1; then $$p check rules $$(ls deploy/prometheus/*.yml | grep -v _test.yml) || exit 1; fi; \
+	  if ls deploy/prometheus/*_test.yml >/dev/null 2>&1; then (cd deploy/prometheus && $$p test rules *_test.yml) || exit 1; fi; \
+	done
+
+$(PROMTOOL3):
+	scripts/build-promtool.sh $(PROMTOOL3_MODULE) $@
 
 ## bench: the speed and memory figures reported in issue notes.
 bench: build

@@ -6,11 +6,12 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -87,7 +88,10 @@ func TestComposeServicesAndHealthchecks(t *testing.T) {
 	}
 }
 
-func TestComposeDependsOnHealthy(t *testing.T) {
+// TestComposeDependsOnStarted checks start-up order waits for the targets
+// to start, not to be healthy: one sick target must not keep Prometheus,
+// and with it every alert about that target, from starting.
+func TestComposeDependsOnStarted(t *testing.T) {
 	p := project(t)
 	for _, tc := range []struct {
 		service string
@@ -100,8 +104,8 @@ func TestComposeDependsOnHealthy(t *testing.T) {
 		var got []string
 		for dep, cond := range s.DependsOn {
 			got = append(got, dep)
-			if cond.Condition != types.ServiceConditionHealthy {
-				t.Errorf("%s depends on %s with condition %q, want service_healthy", tc.service, dep, cond.Condition)
+			if cond.Condition != types.ServiceConditionStarted {
+				t.Errorf("%s depends on %s with condition %q, want service_started", tc.service, dep, cond.Condition)
 			}
 		}
 		slices.Sort(got)
@@ -140,13 +144,33 @@ func TestComposeExporterSeesHost(t *testing.T) {
 			t.Errorf("exporter command %v lacks %s=%s", s.Command, tc.flag, tc.target)
 		}
 	}
-	if !slices.Contains(s.Command, "--web.listen-address=:9110") {
-		t.Errorf("exporter command %v does not listen on :9110", s.Command)
+	// The exporter shares the host's network: it listens on loopback (for
+	// its healthcheck) and on the docker0 bridge the other services reach
+	// as host.docker.internal, not on every interface of the host.
+	var listen []string
+	for _, arg := range s.Command {
+		if v, ok := strings.CutPrefix(arg, "--web.listen-address="); ok {
+			listen = append(listen, v)
+		}
+	}
+	if want := []string{"127.0.0.1:9110", "172.17.0.1:9110"}; !slices.Equal(listen, want) {
+		t.Errorf("exporter listens on %v, want %v", listen, want)
+	}
+	p, err := loadProject(t, "GRAFANA_ADMIN_PASSWORD="+testPassword, "PREXMON_EXPORTER_ADDRESS=192.0.2.7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(service(t, p, "exporter").Command, "--web.listen-address=192.0.2.7:9110") {
+		t.Errorf("PREXMON_EXPORTER_ADDRESS does not set the exporter's second address: %v", service(t, p, "exporter").Command)
 	}
 }
 
 func TestComposePortsAndVolumes(t *testing.T) {
 	p := project(t)
+	openProject, err := loadProject(t, "GRAFANA_ADMIN_PASSWORD="+testPassword, "PREXMON_BIND=0.0.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		service  string
 		port     uint32
@@ -160,6 +184,14 @@ func TestComposePortsAndVolumes(t *testing.T) {
 		s := service(t, p, tc.service)
 		if len(s.Ports) != 1 || s.Ports[0].Target != tc.port || s.Ports[0].Published != strconv.FormatUint(uint64(tc.port), 10) {
 			t.Errorf("%s ports %+v, want %d:%d", tc.service, s.Ports, tc.port, tc.port)
+		}
+		// Docker-published ports bypass the host's firewall: loopback
+		// unless PREXMON_BIND says otherwise.
+		if len(s.Ports) == 1 && s.Ports[0].HostIP != "127.0.0.1" {
+			t.Errorf("%s publishes port %d on %q, want 127.0.0.1 by default", tc.service, tc.port, s.Ports[0].HostIP)
+		}
+		if open := service(t, openProject, tc.service); len(open.Ports) != 1 || open.Ports[0].HostIP != "0.0.0.0" {
+			t.Errorf("%s with PREXMON_BIND=0.0.0.0: ports %+v, want published on 0.0.0.0", tc.service, open.Ports)
 		}
 		i := slices.IndexFunc(s.Volumes, func(v types.ServiceVolumeConfig) bool { return v.Target == tc.dataPath })
 		if i < 0 || s.Volumes[i].Type != types.VolumeTypeVolume {
@@ -196,8 +228,8 @@ func TestComposeGrafana(t *testing.T) {
 	if env("GF_SECURITY_ADMIN_PASSWORD") != testPassword {
 		t.Errorf("admin password %q does not come from GRAFANA_ADMIN_PASSWORD", env("GF_SECURITY_ADMIN_PASSWORD"))
 	}
-	if !strings.Contains(env("GF_PLUGINS_PREINSTALL"), "yesoreyeram-infinity-datasource") {
-		t.Errorf("the Infinity plugin the Snapshots dashboard needs is not installed: %q", env("GF_PLUGINS_PREINSTALL"))
+	if !regexp.MustCompile(`(^|,)yesoreyeram-infinity-datasource@\d+\.\d+\.\d+(,|$)`).MatchString(env("GF_PLUGINS_PREINSTALL")) {
+		t.Errorf("the Infinity plugin the Snapshots dashboard needs is not installed at a pinned version (id@x.y.z): %q", env("GF_PLUGINS_PREINSTALL"))
 	}
 	if env("GF_AUTH_ANONYMOUS_ENABLED") != "false" {
 		t.Errorf("anonymous access %q, want false", env("GF_AUTH_ANONYMOUS_ENABLED"))
@@ -509,44 +541,114 @@ func TestDockerfiles(t *testing.T) {
 	}
 }
 
-func TestAlertmanagerConfig(t *testing.T) {
-	const file = "alertmanager/alertmanager.yml"
-	raw, err := os.ReadFile(file)
+// TestComposeHardening checks every service runs with no capabilities, a
+// read-only root file system, no privilege escalation, a memory limit and
+// a log that cannot fill the disk.
+func TestComposeHardening(t *testing.T) {
+	p := project(t)
+	for _, name := range p.ServiceNames() {
+		s := service(t, p, name)
+		if !slices.Equal(s.CapDrop, []string{"ALL"}) {
+			t.Errorf("%s: cap_drop %v, want [ALL]", name, s.CapDrop)
+		}
+		if !s.ReadOnly {
+			t.Errorf("%s: root file system is writable, want read_only: true", name)
+		}
+		if !slices.Contains(s.SecurityOpt, "no-new-privileges:true") {
+			t.Errorf("%s: security_opt %v lacks no-new-privileges:true", name, s.SecurityOpt)
+		}
+		if s.MemLimit <= 0 {
+			t.Errorf("%s: no mem_limit", name)
+		}
+		if l := s.Logging; l == nil || l.Driver != "json-file" || l.Options["max-size"] == "" || l.Options["max-file"] == "" {
+			t.Errorf("%s: logging %+v, want json-file with max-size and max-file", name, l)
+		}
+	}
+}
+
+// TestComposePrometheusFlags checks the lifecycle API stays off (anyone
+// reaching the port could POST /-/quit) and the database is bounded in
+// size as well as in time.
+func TestComposePrometheusFlags(t *testing.T) {
+	s := service(t, project(t), "prometheus")
+	if slices.Contains(s.Command, "--web.enable-lifecycle") {
+		t.Errorf("prometheus command %v enables the lifecycle API", s.Command)
+	}
+	if !slices.ContainsFunc(s.Command, func(a string) bool {
+		return strings.HasPrefix(a, "--storage.tsdb.retention.size=") && len(a) > len("--storage.tsdb.retention.size=")
+	}) {
+		t.Errorf("prometheus command %v has no --storage.tsdb.retention.size", s.Command)
+	}
+}
+
+// TestComposeBindMountsAreDirectories checks configuration is mounted by
+// directory: a single-file bind mount pins the file's inode, so after an
+// editor saves by rename the container keeps reading the old file and the
+// archiver's reload sees no change. prometheus.yml, at the checkout's
+// root, is the one exception (Prometheus reads it on restart only, which
+// mounts it afresh); the exporter's mounts are the host's own directories.
+func TestComposeBindMountsAreDirectories(t *testing.T) {
+	p := project(t)
+	root, _ := filepath.Abs("..")
+	for _, s := range p.Services {
+		for _, v := range s.Volumes {
+			if v.Type != types.VolumeTypeBind || s.Name == "exporter" {
+				continue
+			}
+			if s.Name == "prometheus" && v.Source == filepath.Join(root, "prometheus.yml") {
+				continue
+			}
+			if fi, err := os.Stat(v.Source); err == nil && !fi.IsDir() {
+				t.Errorf("%s: %s is a single-file bind mount; mount its directory", s.Name, v.Source)
+			}
+		}
+	}
+}
+
+// TestComposeBuiltImages checks the prexmon images are built here, never
+// pulled (a registry image of the same name would be someone else's), and
+// are told their version.
+func TestComposeBuiltImages(t *testing.T) {
+	p, err := loadProject(t, "GRAFANA_ADMIN_PASSWORD="+testPassword, "PREXMON_VERSION=1.2.3", "PREXMON_REVISION=abc123")
 	if err != nil {
 		t.Fatal(err)
 	}
-	type route struct {
-		Receiver string  `yaml:"receiver"`
-		Routes   []route `yaml:"routes"`
-	}
-	var cfg struct {
-		Route     route                   `yaml:"route"`
-		Receivers []struct{ Name string } `yaml:"receivers"`
-	}
-	if err := yaml.Unmarshal(raw, &cfg); err != nil {
-		t.Fatalf("parse %s: %v", file, err)
-	}
-	names := map[string]bool{}
-	for _, r := range cfg.Receivers {
-		names[r.Name] = true
-	}
-	var walk func(r route)
-	walk = func(r route) {
-		if r.Receiver != "" && !names[r.Receiver] {
-			t.Errorf("route uses undefined receiver %q", r.Receiver)
+	for _, name := range []string{"exporter", "archiver"} {
+		s := service(t, p, name)
+		if s.PullPolicy != types.PullPolicyBuild {
+			t.Errorf("%s: pull_policy %q, want build", name, s.PullPolicy)
 		}
-		for _, c := range r.Routes {
-			walk(c)
+		if s.Build == nil {
+			t.Errorf("%s: no build section", name)
+			continue
+		}
+		for arg, want := range map[string]string{"VERSION": "1.2.3", "REVISION": "abc123"} {
+			if v := s.Build.Args[arg]; v == nil || *v != want {
+				t.Errorf("%s: build arg %s = %v, want %q from PREXMON_%s", name, arg, v, want, arg)
+			}
 		}
 	}
-	if cfg.Route.Receiver == "" {
-		t.Error("the root route needs a receiver")
+}
+
+// TestComposePromtoolVersion checks make stack-check tests the rules with
+// the promtool of the very Prometheus docker-compose.yml runs: image
+// prom/prometheus:vX.Y.Z is Go module github.com/prometheus/prometheus
+// v0.(100X+Y).Z.
+func TestComposePromtoolVersion(t *testing.T) {
+	image := service(t, project(t), "prometheus").Image
+	m := regexp.MustCompile(`^prom/prometheus:v(\d+)\.(\d+)\.(\d+)$`).FindStringSubmatch(image)
+	if m == nil {
+		t.Fatalf("prometheus image %q is not pinned to prom/prometheus:vX.Y.Z", image)
 	}
-	walk(cfg.Route)
-	// amtool validates the file completely where it is installed.
-	if amtool, err := exec.LookPath("amtool"); err == nil {
-		if out, err := exec.Command(amtool, "check-config", file).CombinedOutput(); err != nil {
-			t.Errorf("amtool check-config: %v\n%s", err, out)
-		}
+	major, _ := strconv.Atoi(m[1])
+	minor, _ := strconv.Atoi(m[2])
+	want := fmt.Sprintf("v0.%d.%s", 100*major+minor, m[3])
+	raw, err := os.ReadFile("../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := regexp.MustCompile(`(?m)^PROMTOOL3_MODULE\s*:?=\s*(\S+)`).FindSubmatch(raw)
+	if got == nil || string(got[1]) != want {
+		t.Errorf("Makefile PROMTOOL3_MODULE = %q, want %s for %s", got, want, image)
 	}
 }

@@ -220,7 +220,8 @@ func scrapeNames(t *testing.T, metricsURL string) map[string]bool {
 	return names
 }
 
-// ruleExprs reads every rule of a rule file: record or alert name and expr.
+// ruleExprs reads every rule of a rule file: record or alert name and expr
+// (a second rule of one alert name as name#2).
 func ruleExprs(t *testing.T, rel string) (records map[string]string, alerts map[string]string) {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(RepoRoot(), filepath.FromSlash(rel)))
@@ -245,7 +246,12 @@ func ruleExprs(t *testing.T, rel string) (records map[string]string, alerts map[
 			if r.Record != "" {
 				records[r.Record] = r.Expr
 			} else {
-				alerts[r.Alert] = r.Expr
+				// The warning and critical tiers of an alert share its name.
+				key := r.Alert
+				for i := 2; alerts[key] != ""; i++ {
+					key = fmt.Sprintf("%s#%d", r.Alert, i)
+				}
+				alerts[key] = r.Expr
 			}
 		}
 	}

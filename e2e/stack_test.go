@@ -54,6 +54,27 @@ var absentWhenIdle = map[string]string{
 	"host_user_sessions": "one series per logged-in user; CI machines have no utmp and no sessions",
 }
 
+// notServedHere are metrics the alert rules use that no process of this
+// test serves, with the reason. The rules still run through the query API.
+var notServedHere = map[string]string{
+	"host_filesystem_files":                      "version 2 exporter metric (SPEC.md), not served yet",
+	"host_filesystem_files_free":                 "version 2 exporter metric (SPEC.md), not served yet",
+	"host_memory_oom_kills_total":                "version 2 exporter metric (SPEC.md), not served yet",
+	"host_time_synced":                           "version 2 exporter metric (SPEC.md), not served yet",
+	"host_time_offset_seconds":                   "version 2 exporter metric (SPEC.md), not served yet",
+	"host_filefd_allocated":                      "version 2 exporter metric (SPEC.md), not served yet",
+	"host_filefd_maximum":                        "version 2 exporter metric (SPEC.md), not served yet",
+	"host_pressure_memory_waiting_seconds_total": "version 2 exporter metric (SPEC.md), not served yet",
+	"host_disk_read_time_seconds_total":          "version 2 exporter metric (SPEC.md), not served yet",
+	"host_disk_write_time_seconds_total":         "version 2 exporter metric (SPEC.md), not served yet",
+	"host_network_up":                            "version 2 exporter metric (SPEC.md), not served yet",
+	"archiver_storage_free_bytes":                "version 2 archiver metric (SPEC.md), not served yet",
+	"archiver_push_requests_total":               "one series per result, from the first push; nothing pushes here",
+	"alertmanager_config_last_reload_successful": "the Alertmanager here is a stand-in without metrics",
+	"alertmanager_notifications_total":           "the Alertmanager here is a stand-in without metrics",
+	"alertmanager_notifications_failed_total":    "the Alertmanager here is a stand-in without metrics",
+}
+
 // TestStackPrometheus runs the real Prometheus with the shipped
 // prometheus.yml, rules and archiver.yml (only addresses and intervals
 // changed) against a real exporter and archiver, then runs every rule and
@@ -109,6 +130,10 @@ func TestStackPrometheus(t *testing.T) {
 			live[n] = true
 		}
 	}
+	// Prometheus' own metrics, for the rules that watch the stack itself.
+	for n := range scrapeNames(t, c.base+"/metrics") {
+		live[n] = true
+	}
 	records, alerts := ruleExprs(t, "deploy/prometheus/rules.yml")
 	_, moreAlerts := ruleExprs(t, "deploy/prometheus/alerts.yml")
 	for k, v := range moreAlerts {
@@ -117,6 +142,7 @@ func TestStackPrometheus(t *testing.T) {
 	known := func(name string) bool {
 		return live[name] || records[name] != "" || name == "up" || absentWhenIdle[name] != ""
 	}
+	knownToRules := func(name string) bool { return known(name) || notServedHere[name] != "" }
 	archiverOnly := func(expr string) bool { return strings.Contains(expr, "archiver_") }
 
 	t.Run("rules", func(t *testing.T) {
@@ -136,7 +162,7 @@ func TestStackPrometheus(t *testing.T) {
 				t.Errorf("rule %s: %v", name, err)
 			}
 			for _, n := range names {
-				if !known(n) {
+				if !knownToRules(n) {
 					t.Errorf("rule %s uses %s, which no live scrape exposes and no rule records", name, n)
 				}
 			}
