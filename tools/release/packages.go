@@ -175,7 +175,7 @@ func packagedUnit(root, program string) (string, error) {
 	}
 	if program == "archiver" {
 		repl = append(repl,
-			[2]string{"\nStateDirectory=prexmon-archiver\n", "\nStateDirectory=prexmon\nStateDirectoryMode=0750\n"},
+			[2]string{"\nStateDirectory=prexmon-archiver\n", "\nStateDirectory=prexmon\nStateDirectoryMode=0700\n"},
 			[2]string{" --storage.path=/var/lib/prexmon-archiver ", " --storage.path=/var/lib/prexmon "})
 	}
 	for _, rp := range repl {

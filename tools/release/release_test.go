@@ -126,7 +126,7 @@ func TestRelease(t *testing.T) {
 				}
 			}
 			if tc.prog == "archiver" && (!strings.Contains(string(unit), " --storage.path=/var/lib/prexmon ") ||
-				!strings.Contains(string(unit), "\nStateDirectory=prexmon\nStateDirectoryMode=0750\n")) {
+				!strings.Contains(string(unit), "\nStateDirectory=prexmon\nStateDirectoryMode=0700\n")) {
 				t.Errorf("packaged archiver unit does not store in /var/lib/prexmon:\n%s", unit)
 			}
 			// systemd's own check, on the unit starting the extracted binary.

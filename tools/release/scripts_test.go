@@ -45,16 +45,16 @@ func TestMaintainerScripts(t *testing.T) {
 		{"preinstall", "yes", []string{"1"}, true, ""},
 		// deb: configure with no previous version is a first install.
 		{"postinstall", "yes", []string{"configure", ""}, true,
-			"install -d -o prexmon -g prexmon -m 0750 /var/lib/prexmon\nsystemctl daemon-reload\nsystemctl enable --now " + unit + "\n"},
+			"install -d -o prexmon -g prexmon -m 0700 /var/lib/prexmon\nsystemctl daemon-reload\nsystemctl enable --now " + unit + "\n"},
 		{"postinstall", "no", []string{"configure", ""}, true,
-			"install -d -o prexmon -g prexmon -m 0750 /var/lib/prexmon\nsystemctl daemon-reload\n"},
+			"install -d -o prexmon -g prexmon -m 0700 /var/lib/prexmon\nsystemctl daemon-reload\n"},
 		{"postinstall", "yes", []string{"configure", "0.1.0-1"}, true,
-			"install -d -o prexmon -g prexmon -m 0750 /var/lib/prexmon\nsystemctl daemon-reload\nsystemctl try-restart " + unit + "\n"},
+			"install -d -o prexmon -g prexmon -m 0700 /var/lib/prexmon\nsystemctl daemon-reload\nsystemctl try-restart " + unit + "\n"},
 		// rpm: 1 = install, 2 = upgrade.
 		{"postinstall", "yes", []string{"1"}, true,
-			"install -d -o prexmon -g prexmon -m 0750 /var/lib/prexmon\nsystemctl daemon-reload\nsystemctl enable --now " + unit + "\n"},
+			"install -d -o prexmon -g prexmon -m 0700 /var/lib/prexmon\nsystemctl daemon-reload\nsystemctl enable --now " + unit + "\n"},
 		{"postinstall", "yes", []string{"2"}, true,
-			"install -d -o prexmon -g prexmon -m 0750 /var/lib/prexmon\nsystemctl daemon-reload\nsystemctl try-restart " + unit + "\n"},
+			"install -d -o prexmon -g prexmon -m 0700 /var/lib/prexmon\nsystemctl daemon-reload\nsystemctl try-restart " + unit + "\n"},
 		// Removal stops the unit; an upgrade does not (deb: upgrade, rpm: 1).
 		{"preremove", "yes", []string{"remove"}, true, "systemctl disable --now " + unit + "\n"},
 		{"preremove", "yes", []string{"0"}, true, "systemctl disable --now " + unit + "\n"},

@@ -4,7 +4,7 @@
 # (systemctl enable --now prexmon-archiver). An upgrade restarts the unit
 # if it was running.
 set -e
-install -d -o prexmon -g prexmon -m 0750 /var/lib/prexmon
+install -d -o prexmon -g prexmon -m 0700 /var/lib/prexmon
 first=no
 case "$1" in
 configure) [ -n "${2:-}" ] || first=yes ;; # deb: configure <previous version>
