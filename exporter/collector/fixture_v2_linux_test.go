@@ -3,6 +3,8 @@ package collector
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/shirou/gopsutil/v4/disk"
+	"golang.org/x/sys/unix"
 )
 
 // The metric families of SPEC version 2, each read from testdata/root.
@@ -70,5 +73,125 @@ host_disk_write_time_seconds_total{device="sda"} 1.5
 	d := coll.Snapshot("test").Disks
 	if len(d) != 1 || d[0].ReadTimeSeconds != 0.5 || d[0].WriteTimeSeconds != 1.5 || d[0].ReadsCompleted != 1000 {
 		t.Fatalf("disks = %+v, want sda with 0.5 s read and 1.5 s write time", d)
+	}
+}
+
+func TestFixtureProcMetrics(t *testing.T) {
+	tests := []struct {
+		collector string
+		metrics   []string
+		want      string
+	}{
+		{"vmstat", []string{"host_memory_oom_kills_total"}, `
+# HELP host_memory_oom_kills_total Processes the kernel's OOM killer has killed since boot (absent before Linux 4.13).
+# TYPE host_memory_oom_kills_total counter
+host_memory_oom_kills_total 3
+`},
+		{"filefd", []string{"host_filefd_allocated", "host_filefd_maximum"}, `
+# HELP host_filefd_allocated File handles the kernel has allocated (first field of /proc/sys/fs/file-nr).
+# TYPE host_filefd_allocated gauge
+host_filefd_allocated 1856
+# HELP host_filefd_maximum Most file handles the kernel will allocate (fs.file-max).
+# TYPE host_filefd_maximum gauge
+host_filefd_maximum 9.223372036854776e+18
+`},
+		// PSI counts microseconds; only the "some" line counts.
+		{"pressure", []string{"host_pressure_cpu_waiting_seconds_total", "host_pressure_io_waiting_seconds_total", "host_pressure_memory_waiting_seconds_total"}, `
+# HELP host_pressure_cpu_waiting_seconds_total Seconds in which at least one task waited for a CPU (PSI "some").
+# TYPE host_pressure_cpu_waiting_seconds_total counter
+host_pressure_cpu_waiting_seconds_total 123.456789
+# HELP host_pressure_io_waiting_seconds_total Seconds in which at least one task stalled on IO (PSI "some").
+# TYPE host_pressure_io_waiting_seconds_total counter
+host_pressure_io_waiting_seconds_total 0.098765
+# HELP host_pressure_memory_waiting_seconds_total Seconds in which at least one task stalled on memory (PSI "some").
+# TYPE host_pressure_memory_waiting_seconds_total counter
+host_pressure_memory_waiting_seconds_total 2.5
+`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.collector, func(t *testing.T) {
+			coll := collectFixture(t, fixtureConfig(t), tt.collector)
+			if err := testutil.CollectAndCompare(coll, strings.NewReader(tt.want), tt.metrics...); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// A kernel without PSI or without oom_kill has no series, and the
+// collector still succeeds; an unreadable file-nr fails filefd alone.
+func TestProcMetricsAbsent(t *testing.T) {
+	cfg := fixtureConfig(t)
+	cfg.ProcPath = t.TempDir()
+	if err := os.WriteFile(filepath.Join(cfg.ProcPath, "vmstat"), []byte("nr_free_pages 1\npgfault 2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	coll := collectFixture(t, cfg, "pressure", "vmstat")
+	if n := testutil.CollectAndCount(coll, "host_pressure_cpu_waiting_seconds_total", "host_memory_oom_kills_total"); n != 0 {
+		t.Fatalf("%d series without /proc/pressure and oom_kill, want none", n)
+	}
+	set, err := NewSet(cfg, []string{"filefd", "vmstat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	coll, err = set.Collect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `
+# HELP host_scrape_collector_success Whether a collector succeeded in the last collection (1) or failed or timed out (0).
+# TYPE host_scrape_collector_success gauge
+host_scrape_collector_success{collector="filefd"} 0
+host_scrape_collector_success{collector="vmstat"} 1
+`
+	if err := testutil.CollectAndCompare(coll, strings.NewReader(want), "host_scrape_collector_success"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTimeSynced(t *testing.T) {
+	tests := []struct {
+		name   string
+		state  int
+		tx     unix.Timex
+		synced float64
+		offset float64
+	}{
+		{"ntp in microseconds", 0, unix.Timex{Status: 0x0001, Offset: -1500}, 1, -0.0015},
+		{"chrony in nanoseconds", 0, unix.Timex{Status: 0x2001, Offset: 250000}, 1, 0.00025},
+		{"never synchronised", timexTimeError, unix.Timex{Status: 0x0040}, 0, 0},
+		{"unsync flag with a stale ok state", 0, unix.Timex{Status: 0x0041, Offset: 7}, 0, 0.000007},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := timeCollector{adjtimex: func(tx *unix.Timex) (int, error) {
+				if tx.Modes != 0 {
+					t.Fatalf("adjtimex called with modes %#x: it must only read", tx.Modes)
+				}
+				*tx = tt.tx
+				return tt.state, nil
+			}}
+			res, err := c.Update(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := fmt.Sprintf(`
+# HELP host_time_offset_seconds Offset between the kernel clock and the reference its synchronisation daemon last gave it.
+# TYPE host_time_offset_seconds gauge
+host_time_offset_seconds %g
+# HELP host_time_synced 1 when the kernel considers its clock synchronised (NTP, PTP, chrony), 0 when not.
+# TYPE host_time_synced gauge
+host_time_synced %g
+`, tt.offset, tt.synced)
+			if err := testutil.CollectAndCompare(&Collection{Results: []Result{res}}, strings.NewReader(want)); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	c := timeCollector{adjtimex: func(*unix.Timex) (int, error) { return 0, unix.EPERM }}
+	if _, err := c.Update(context.Background()); err == nil {
+		t.Fatal("a failed adjtimex reported success")
 	}
 }
