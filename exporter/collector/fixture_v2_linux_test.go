@@ -195,3 +195,36 @@ host_time_synced %g
 		t.Fatal("a failed adjtimex reported success")
 	}
 }
+
+func TestFixtureNetworkLink(t *testing.T) {
+	coll := collectFixture(t, fixtureConfig(t), "network")
+	// eth0: operstate up, 1000 Mbit/s; lo: operstate unknown, speed -1.
+	want := `
+# HELP host_network_speed_bytes Link speed in bytes per second, where the link reports one.
+# TYPE host_network_speed_bytes gauge
+host_network_speed_bytes{device="eth0"} 1.25e+08
+# HELP host_network_up 1 when the link's operational state is up, 0 otherwise (down, dormant, unknown as for lo).
+# TYPE host_network_up gauge
+host_network_up{device="eth0"} 1
+host_network_up{device="lo"} 0
+`
+	if err := testutil.CollectAndCompare(coll, strings.NewReader(want), "host_network_up", "host_network_speed_bytes"); err != nil {
+		t.Fatal(err)
+	}
+	ifs := coll.Snapshot("test").Network
+	if len(ifs) != 2 || ifs[0].Device != "eth0" || ifs[0].Up == nil || !*ifs[0].Up || ifs[0].SpeedBytes != 125000000 ||
+		ifs[1].Up == nil || *ifs[1].Up || ifs[1].SpeedBytes != 0 {
+		t.Fatalf("network = %+v, want eth0 up at 125000000 B/s, lo not up without speed", ifs)
+	}
+
+	// A device sysfs does not know (gone, or sysfs not mounted): no series.
+	cfg := fixtureConfig(t)
+	cfg.SysPath = t.TempDir()
+	coll = collectFixture(t, cfg, "network")
+	if n := testutil.CollectAndCount(coll, "host_network_up", "host_network_speed_bytes"); n != 0 {
+		t.Fatalf("%d link series without sysfs, want none", n)
+	}
+	if ifs := coll.Snapshot("test").Network; ifs[0].Up != nil {
+		t.Fatalf("eth0 up = %v without sysfs, want absent", *ifs[0].Up)
+	}
+}
