@@ -228,3 +228,32 @@ host_network_up{device="lo"} 0
 		t.Fatalf("eth0 up = %v without sysfs, want absent", *ifs[0].Up)
 	}
 }
+
+func TestFixtureHwmon(t *testing.T) {
+	coll := collectFixture(t, fixtureConfig(t), "hwmon")
+	// hwmon0: a second "Core 0" label falls back to its file name;
+	// hwmon1, hwmon2: two chips named nvme, told apart by their device;
+	// hwmon3: an unlabelled sensor, and one that cannot be read now;
+	// hwmon4: an old driver with its files in device/.
+	want := `
+# HELP host_hwmon_temp_celsius Temperature a hardware sensor reports (absent where there are none, as in most VMs).
+# TYPE host_hwmon_temp_celsius gauge
+host_hwmon_temp_celsius{chip="acpitz",sensor="temp1"} -5.5
+host_hwmon_temp_celsius{chip="coretemp",sensor="Core 0"} 43.5
+host_hwmon_temp_celsius{chip="coretemp",sensor="Package id 0"} 45
+host_hwmon_temp_celsius{chip="coretemp",sensor="temp10"} 44
+host_hwmon_temp_celsius{chip="it87",sensor="temp1"} 31
+host_hwmon_temp_celsius{chip="nvme_nvme0",sensor="Composite"} 38.85
+host_hwmon_temp_celsius{chip="nvme_nvme1",sensor="Composite"} 40.85
+`
+	if err := testutil.CollectAndCompare(coll, strings.NewReader(want), "host_hwmon_temp_celsius"); err != nil {
+		t.Fatal(err)
+	}
+
+	// A VM has no /sys/class/hwmon: no series, and no failure.
+	cfg := fixtureConfig(t)
+	cfg.SysPath = t.TempDir()
+	if n := testutil.CollectAndCount(collectFixture(t, cfg, "hwmon"), "host_hwmon_temp_celsius"); n != 0 {
+		t.Fatalf("%d temperatures without hwmon, want none", n)
+	}
+}
