@@ -257,3 +257,35 @@ host_hwmon_temp_celsius{chip="nvme_nvme1",sensor="Composite"} 40.85
 		t.Fatalf("%d temperatures without hwmon, want none", n)
 	}
 }
+
+func TestPSISomeTotal(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want uint64
+		ok   bool
+	}{
+		{"some avg10=0.00 avg60=0.00 avg300=0.00 total=42\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=7\n", 42, true},
+		{"full avg10=0.00 avg60=0.00 avg300=0.00 total=7\nsome avg10=0.00 avg60=0.00 avg300=0.00 total=9", 9, true},
+		{"some avg10=0.00 avg60=0.00 avg300=0.00\n", 0, false},
+		{"some total=-1\n", 0, false},
+		{"", 0, false},
+	} {
+		got, err := psiSomeTotal([]byte(tc.in))
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("psiSomeTotal(%q) = %d, %v; want %d, ok %v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestVMStatField(t *testing.T) {
+	b := []byte("oom_kill_other 5\noom_kill 17\npgfault 3\n")
+	if v, ok, err := vmstatField(b, "oom_kill"); v != 17 || !ok || err != nil {
+		t.Fatalf("oom_kill = %d, %v, %v; want 17", v, ok, err)
+	}
+	if _, ok, err := vmstatField(b, "missing"); ok || err != nil {
+		t.Fatalf("missing field: ok %v, err %v; want absent without error", ok, err)
+	}
+	if _, _, err := vmstatField([]byte("oom_kill x\n"), "oom_kill"); err == nil {
+		t.Fatal("a malformed value parsed")
+	}
+}

@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -61,9 +60,10 @@ func (c pressureCollector) Update(context.Context) (Result, error) {
 // psiSomeTotal returns the total of the "some" line, in microseconds:
 // "some avg10=0.00 avg60=0.00 avg300=0.00 total=12345".
 func psiSomeTotal(b []byte) (uint64, error) {
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		f := bytes.Fields(sc.Bytes())
+	for len(b) > 0 {
+		var line []byte
+		line, b, _ = bytes.Cut(b, []byte{'\n'})
+		f := bytes.Fields(line)
 		if len(f) == 0 || string(f[0]) != "some" {
 			continue
 		}
@@ -73,9 +73,6 @@ func psiSomeTotal(b []byte) (uint64, error) {
 			}
 		}
 		return 0, errors.New(`"some" line without total`)
-	}
-	if err := sc.Err(); err != nil {
-		return 0, err
 	}
 	return 0, errors.New(`no "some" line`)
 }
