@@ -53,7 +53,7 @@ type diskResult struct {
 func (c *diskCollector) Update(ctx context.Context) (Result, error) {
 	// Without the opt-in, gopsutil reports Windows read and write times in
 	// whole seconds; with it, in milliseconds as on Linux.
-	ctx = context.WithValue(ctx, disk.WillBeDeletedOptInWindowsIOTimeMs, true) //nolint:staticcheck // gopsutil's key is a plain string
+	ctx = context.WithValue(ctx, disk.WillBeDeletedOptInWindowsIOTimeMs, true)
 	counters, err := disk.IOCountersWithContext(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("disk io counters: %w", err)
