@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -43,7 +44,27 @@ var specFamilies = []string{
 	"host_processes", "host_process_threads", "host_process_group_cpu_seconds_total", "host_process_group_resident_memory_bytes", "host_process_group_processes",
 	"host_scrape_collector_duration_seconds", "host_scrape_collector_success", "host_exporter_build_info",
 	"go_goroutines", "process_resident_memory_bytes",
+	// Version 2.
+	"host_filesystem_files", "host_filesystem_files_free", "host_memory_oom_kills_total",
+	"host_time_synced", "host_time_offset_seconds", "host_filefd_allocated", "host_filefd_maximum",
+	"host_disk_read_time_seconds_total", "host_disk_write_time_seconds_total", "host_network_up",
 }
+
+// hostHasFamilies are version 2 families a Linux host serves when the
+// kernel or hardware has the quantity: when a file matching path reads as
+// a value valid accepts.
+var hostHasFamilies = []struct {
+	family, path string
+	valid        func(string) bool
+}{
+	{"host_pressure_cpu_waiting_seconds_total", "/proc/pressure/cpu", isPSI},
+	{"host_pressure_memory_waiting_seconds_total", "/proc/pressure/memory", isPSI},
+	{"host_pressure_io_waiting_seconds_total", "/proc/pressure/io", isPSI},
+	{"host_network_speed_bytes", "/sys/class/net/*/speed", func(v string) bool { n, err := strconv.Atoi(v); return err == nil && n > 0 }},
+	{"host_hwmon_temp_celsius", "/sys/class/hwmon/*/temp*_input", func(v string) bool { _, err := strconv.Atoi(v); return err == nil }},
+}
+
+func isPSI(v string) bool { return strings.HasPrefix(v, "some ") }
 
 // startExporter runs the exporter on a free loopback port and waits until
 // it serves; it returns the base URL.
@@ -86,9 +107,25 @@ func TestExporterMetricsAreCleanAndComplete(t *testing.T) {
 			t.Errorf("family %s missing from /metrics", f)
 		}
 	}
+	for _, h := range hostHasFamilies {
+		if want := hostHas(h.path, h.valid); got[h.family] != want {
+			t.Errorf("family %s served=%v, but this host has %s: %v", h.family, got[h.family], h.path, want)
+		}
+	}
 	if !strings.Contains(string(body), `host_scrape_collector_success{collector="processes"} 1`) {
 		t.Errorf("processes collector did not succeed:\n%s", grepLines(body, "host_scrape_collector"))
 	}
+}
+
+// hostHas reports whether a file matching pattern holds a valid value.
+func hostHas(pattern string, valid func(string) bool) bool {
+	matches, _ := filepath.Glob(pattern)
+	for _, m := range matches {
+		if b, err := os.ReadFile(m); err == nil && valid(strings.TrimSpace(string(b))) {
+			return true
+		}
+	}
+	return false
 }
 
 func TestExporterSnapshotHasOurProcessRedacted(t *testing.T) {

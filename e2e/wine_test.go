@@ -28,6 +28,14 @@ var wineFamilies = []string{
 	"host_processes", "host_process_threads", "host_process_group_cpu_seconds_total", "host_process_group_resident_memory_bytes", "host_process_group_processes",
 	"host_scrape_collector_duration_seconds", "host_scrape_collector_success", "host_exporter_build_info",
 	"go_goroutines", "process_resident_memory_bytes",
+	"host_network_up", "host_process_handles",
+}
+
+// linuxOnlyFamilies are version 2 families for quantities Windows does not
+// have: they must be absent, not zero.
+var linuxOnlyFamilies = []string{
+	"host_filesystem_files", "host_filesystem_files_free", "host_memory_oom_kills_total",
+	"host_filefd_allocated", "host_filefd_maximum", "host_pressure_cpu_waiting_seconds_total", "host_hwmon_temp_celsius",
 }
 
 // wineGaps are the collectors Wine 8 cannot serve, with the families each
@@ -35,7 +43,7 @@ var wineFamilies = []string{
 var wineGaps = map[string][]string{
 	"cpu":    {"host_cpu_seconds_total", "host_cpu_logical_cores"},
 	"memory": {"host_memory_total_bytes", "host_memory_available_bytes", "host_memory_used_bytes", "host_swap_total_bytes", "host_swap_used_bytes"},
-	"disk":   {"host_disk_read_bytes_total", "host_disk_written_bytes_total", "host_disk_reads_completed_total", "host_disk_writes_completed_total", "host_disk_io_time_seconds_total"},
+	"disk":   {"host_disk_read_bytes_total", "host_disk_written_bytes_total", "host_disk_reads_completed_total", "host_disk_writes_completed_total", "host_disk_io_time_seconds_total", "host_disk_read_time_seconds_total", "host_disk_write_time_seconds_total"},
 }
 
 // TestWine runs Windows builds under Wine in one prefix (wineboot is the
@@ -87,6 +95,11 @@ func wineExporter(t *testing.T, env []string) {
 		for _, f := range []string{"host_load1", "host_load5", "host_load15"} {
 			if got[f] {
 				t.Errorf("%s served on Windows, which has no load average", f)
+			}
+		}
+		for _, f := range linuxOnlyFamilies {
+			if got[f] {
+				t.Errorf("%s served on Windows, which has no such quantity", f)
 			}
 		}
 		if !strings.Contains(string(body), `os="windows"`) {
@@ -178,11 +191,11 @@ func wineWindowsUnitTests(t *testing.T, env []string) {
 		t.Fatalf("build Windows test binary: %v\n%s", err, out)
 	}
 	p := StartEnv(t, env, "wine", bin, "-test.v", "-test.count=1",
-		"-test.run", "^(TestProcessTableLayout|TestProcessesFindsItself|TestSessionsCall|TestCPUModesPartitionTime|TestDiskIOTimesCall)$")
+		"-test.run", "^(TestProcessTableLayout|TestProcessesFindsItself|TestSessionsCall|TestCPUModesPartitionTime|TestDiskIOTimesCall|TestPerformanceInformationLayout|TestProcessHandles|TestWindowsNetLink)$")
 	if err := p.Wait(t, time.Minute); err != nil {
 		t.Fatalf("Windows unit tests failed under Wine: %v\n%s", err, p.Output())
 	}
-	for _, name := range []string{"TestProcessTableLayout", "TestProcessesFindsItself", "TestSessionsCall", "TestCPUModesPartitionTime", "TestDiskIOTimesCall"} {
+	for _, name := range []string{"TestProcessTableLayout", "TestProcessesFindsItself", "TestSessionsCall", "TestCPUModesPartitionTime", "TestDiskIOTimesCall", "TestPerformanceInformationLayout", "TestProcessHandles", "TestWindowsNetLink"} {
 		if !strings.Contains(p.Output(), "--- PASS: "+name) {
 			t.Errorf("%s did not pass:\n%s", name, p.Output())
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -32,7 +33,13 @@ var (
 	fsAvailDesc    = prometheus.NewDesc("host_filesystem_avail_bytes", "Space available to unprivileged users.", fsLabels, nil)
 	fsReadonlyDesc = prometheus.NewDesc("host_filesystem_readonly", "Whether the filesystem is mounted read-only.", fsLabels, nil)
 	fsErrorDesc    = prometheus.NewDesc("host_filesystem_device_error", "1 when the filesystem could not be read, for example a hung network mount.", fsLabels, nil)
+	fsFilesDesc    = prometheus.NewDesc("host_filesystem_files", "Inodes of the filesystem (absent on Windows, which has none to report).", fsLabels, nil)
+	fsFilesFree    = prometheus.NewDesc("host_filesystem_files_free", "Free inodes of the filesystem.", fsLabels, nil)
 )
+
+// fsHasInodes is false where statfs has no inode counts: gopsutil reports
+// zero on Windows, which would read as a filesystem out of inodes.
+var fsHasInodes = runtime.GOOS != "windows"
 
 // usageFunc is disk.UsageWithContext; a test replaces it to simulate a mount
 // whose statfs never returns.
@@ -116,6 +123,10 @@ func (c *filesystemCollector) Update(ctx context.Context) (Result, error) {
 				e.FreeBytes = u.Total - u.Used
 			}
 			e.UsedPercent = u.UsedPercent
+			if fsHasInodes {
+				files, free := u.InodesTotal, u.InodesFree
+				e.Files, e.FilesFree = &files, &free
+			}
 		}(&r.fss[i])
 	}
 	wg.Wait()
@@ -189,5 +200,9 @@ func (r *filesystemResult) Emit(ch chan<- prometheus.Metric) {
 			ro = 1
 		}
 		ch <- prometheus.MustNewConstMetric(fsReadonlyDesc, prometheus.GaugeValue, ro, labels...)
+		if e.Files != nil && e.FilesFree != nil {
+			ch <- prometheus.MustNewConstMetric(fsFilesDesc, prometheus.GaugeValue, float64(*e.Files), labels...)
+			ch <- prometheus.MustNewConstMetric(fsFilesFree, prometheus.GaugeValue, float64(*e.FilesFree), labels...)
+		}
 	}
 }

@@ -83,6 +83,10 @@ type Filesystem struct {
 	AvailBytes  uint64  `json:"avail_bytes"`
 	UsedPercent float64 `json:"used_percent"`
 	ReadOnly    bool    `json:"read_only,omitempty"`
+	// Files and FilesFree count inodes; they are absent where the OS has
+	// none to report (Windows), which must not read as a full filesystem.
+	Files     *uint64 `json:"files,omitempty"`
+	FilesFree *uint64 `json:"files_free,omitempty"`
 }
 
 // Disk holds cumulative IO counters of one block device.
@@ -93,6 +97,11 @@ type Disk struct {
 	ReadsCompleted  uint64  `json:"reads_completed"`
 	WritesCompleted uint64  `json:"writes_completed"`
 	IOTimeSeconds   float64 `json:"io_time_seconds"`
+	// ReadTimeSeconds and WriteTimeSeconds are the time spent on completed
+	// reads and writes: their increase over ReadsCompleted's (WritesCompleted's)
+	// is the average latency of the requests between two snapshots.
+	ReadTimeSeconds  float64 `json:"read_time_seconds"`
+	WriteTimeSeconds float64 `json:"write_time_seconds"`
 }
 
 // NetIf holds cumulative counters of one network interface.
@@ -106,6 +115,11 @@ type NetIf struct {
 	TxErrors  uint64 `json:"tx_errors"`
 	RxDrops   uint64 `json:"rx_drops"`
 	TxDrops   uint64 `json:"tx_drops"`
+	// Up is the link's operational state (absent where it is not known);
+	// SpeedBytes its speed in bytes per second, absent where the link
+	// reports none (virtual devices, links that are down).
+	Up         *bool  `json:"up,omitempty"`
+	SpeedBytes uint64 `json:"speed_bytes,omitempty"`
 }
 
 // User is one logged-in session (utmp on Linux, WTS on Windows).
