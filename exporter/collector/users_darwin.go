@@ -2,7 +2,6 @@ package collector
 
 import (
 	"context"
-	"time"
 
 	"github.com/shirou/gopsutil/v4/host"
 
@@ -19,14 +18,5 @@ func (utmpxReader) Sessions(ctx context.Context) ([]snapshot.User, error) {
 	if err != nil {
 		return nil, err
 	}
-	users := make([]snapshot.User, 0, len(list))
-	for _, u := range list {
-		users = append(users, snapshot.User{
-			User:      u.User,
-			Terminal:  u.Terminal,
-			Host:      u.Host,
-			StartedAt: time.Unix(int64(u.Started), 0).UTC(),
-		})
-	}
-	return users, nil
+	return utmpUsers(list), nil
 }

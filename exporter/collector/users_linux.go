@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/shirou/gopsutil/v4/common"
 	"github.com/shirou/gopsutil/v4/host"
@@ -58,14 +57,5 @@ func (r utmpReader) Sessions(ctx context.Context) ([]snapshot.User, error) {
 	if err != nil {
 		return nil, err
 	}
-	users := make([]snapshot.User, 0, len(stats))
-	for _, u := range stats {
-		users = append(users, snapshot.User{
-			User:      u.User,
-			Terminal:  u.Terminal,
-			Host:      u.Host,
-			StartedAt: time.Unix(int64(u.Started), 0).UTC(),
-		})
-	}
-	return users, nil
+	return utmpUsers(stats), nil
 }
