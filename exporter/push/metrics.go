@@ -9,7 +9,7 @@ import (
 const (
 	resultSuccess  = "success"  // 2xx, a duplicate included
 	resultError    = "error"    // connection error, timeout, 408, 429, 5xx: retried with backoff
-	resultRefused  = "refused"  // any other 4xx (token, URL): kept, tried again an interval later
+	resultRefused  = "refused"  // any other 4xx (token, URL), an untrusted certificate: kept, tried again an interval later
 	resultRejected = "rejected" // 400, 413, 422: this snapshot will never be taken; dropped
 )
 
@@ -38,7 +38,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		pushes: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "host_exporter_push_total",
-			Help: "Push requests to the archiver by result: success, error (retried with backoff), refused (other 4xx; kept), rejected (400, 413, 422; dropped).",
+			Help: "Push requests to the archiver by result: success, error (retried with backoff), refused (other 4xx, untrusted certificate; kept), rejected (400, 413, 422; dropped).",
 		}, []string{"result"}),
 		dropped: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "host_exporter_push_dropped_total",

@@ -7,6 +7,7 @@ package push
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -262,7 +263,13 @@ func (p *Pusher) deliver(ctx context.Context) (time.Duration, error) {
 		err := p.push(rctx, plain)
 		cancel()
 		var se *statusError
+		var cve *tls.CertificateVerificationError
 		switch {
+		case errors.As(err, &cve):
+			// Retrying will not make the archiver's certificate trusted.
+			p.m.pushes.WithLabelValues(resultRefused).Inc()
+			p.q.keep(e)
+			return p.o.Interval, err
 		case err == nil:
 			p.m.pushes.WithLabelValues(resultSuccess).Inc()
 			p.m.lastSuccess.SetToCurrentTime()

@@ -5,6 +5,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -338,18 +339,20 @@ func TestPhase(t *testing.T) {
 // sets, and refuses a token file on top of it.
 func TestHTTPConfig(t *testing.T) {
 	var auth string
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		auth = r.Header.Get("Authorization")
 	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake below
+	srv.StartTLS()
 	defer srv.Close()
 	ca := writeFile(t, "ca.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})))
 	tok := writeFile(t, "token", "from-file\n")
 
-	// Without the CA the certificate is refused.
+	// Without the CA the certificate is refused, and not retried at once.
 	p := testPusher(t, srv.URL, Options{})
 	p.q.add(doc(1))
-	if _, err := p.deliver(context.Background()); err == nil || !strings.Contains(err.Error(), "certificate") {
-		t.Fatalf("push without the CA: %v, want a certificate error", err)
+	if wait, err := p.deliver(context.Background()); err == nil || !strings.Contains(err.Error(), "certificate") || wait != time.Minute {
+		t.Fatalf("push without the CA: %v, wait %v; want a certificate error and an interval", err, wait)
 	}
 
 	cfg := writeFile(t, "http.yml", "tls_config:\n  ca_file: "+ca+"\nauthorization:\n  credentials_file: "+tok+"\n")
