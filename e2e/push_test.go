@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -111,8 +112,9 @@ func collectedAts(t *testing.T, a *archiverProc, ip string) []time.Time {
 }
 
 // TestExporterPushOutage takes the archiver away for 20 s while the
-// exporter pushes every second, then starts it again on the same port and
-// data: every snapshot of the outage arrives from the spool, in order, once.
+// exporter pushes every second (and is itself restarted), then starts it
+// again on the same port and data: every snapshot of the outage arrives
+// from the spool, in order, once.
 // The archiver's rate limit (5 a second, bursts of 10) is lower than the
 // replay would go, so the exporter also has to honour its 429s.
 func TestExporterPushOutage(t *testing.T) {
@@ -126,16 +128,35 @@ api:
   push_rate_limit: {rate: 5, burst: 10}
 `)
 	web := fmt.Sprintf("127.0.0.1:%d", FreePort(t, "127.0.0.1"))
-	exp := Start(t, Binary(t, "exporter"), "--web.listen-address="+web,
-		"--push.url="+a.base, "--push.interval=1s", "--push.timeout=5s",
-		"--push.bearer-token-file="+filepath.Join(dir, "agent.token"),
-		"--push.spool.dir="+filepath.Join(dir, "spool"))
+	args := []string{"--web.listen-address=" + web,
+		"--push.url=" + a.base, "--push.interval=1s", "--push.timeout=5s",
+		"--push.bearer-token-file=" + filepath.Join(dir, "agent.token"),
+		"--push.spool.dir=" + filepath.Join(dir, "spool")}
+	exp := Start(t, Binary(t, "exporter"), args...)
 	expBase := "http://" + web
 	WaitHTTP(t, exp, expBase+"/metrics")
 	a.waitLines(t, "127.0.0.1", 2)
 
 	a.Kill()
 	down := time.Now()
+	// Halfway through, the exporter is stopped and started again: the
+	// spool, and the snapshot that waited in memory, outlive it.
+	WaitFor(t, outage, "snapshots spooled before the exporter restarts", func() error {
+		n, err := exporterMetric(expBase, "host_exporter_push_spool_snapshots")
+		if err == nil && n < 5 {
+			err = fmt.Errorf("%v spooled", n)
+		}
+		return err
+	})
+	if err := exp.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := exp.Wait(t, 15*time.Second); err != nil {
+		t.Fatalf("exporter exit on SIGTERM: %v", err)
+	}
+	restarted := time.Now()
+	exp = Start(t, Binary(t, "exporter"), args...)
+	WaitHTTP(t, exp, expBase+"/metrics")
 	// The outage is the test's subject, so it lasts its full length; what
 	// happens during it is checked, not hoped for.
 	WaitFor(t, outage+5*time.Second, "snapshots spooled during the outage", func() error {
@@ -172,14 +193,16 @@ api:
 		if i > 0 && !at.After(ats[i-1]) {
 			t.Fatalf("line %d collected at %v, not after line %d (%v): out of order or stored twice", i+1, at, i, ats[i-1])
 		}
-		if i > 0 && at.Sub(ats[i-1]) > 2500*time.Millisecond {
+		// No gap but the restart's, while no exporter was running.
+		if i > 0 && at.Sub(ats[i-1]) > 2500*time.Millisecond && !(ats[i-1].Before(restarted) && at.After(restarted)) {
 			t.Errorf("%v between lines %d and %d: snapshots missing", at.Sub(ats[i-1]), i, i+1)
 		}
 		if at.After(down) && at.Before(up) {
 			inOutage++
 		}
 	}
-	if inOutage < int(outage.Seconds())-2 {
+	// Less the few seconds the exporter was being restarted.
+	if inOutage < int(outage.Seconds())-6 {
 		t.Errorf("%d snapshots taken during the %v outage were stored, want about %d", inOutage, up.Sub(down).Round(time.Second), int(up.Sub(down).Seconds()))
 	}
 	for _, reason := range []string{"rejected", "spool_full", "corrupt", "spool_error", "no_spool"} {
