@@ -2,6 +2,7 @@ package push
 
 import (
 	"context"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"io"
@@ -20,6 +21,8 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/prexmon/prexmon/exporter/collector"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -378,5 +381,54 @@ func TestHTTPConfig(t *testing.T) {
 	}
 	if _, err := New(Options{URL: srv.URL, HTTPConfigFile: writeFile(t, "bad.yml", "tls_config: {ca_fil: x}\n")}, "test", nil, quiet); err == nil {
 		t.Fatal("misspelt key accepted")
+	}
+}
+
+// TestOnceFlushesTheSpoolFirst runs --push.once twice against the same
+// spool: while the archiver fails, its snapshot is kept and the run fails;
+// once it answers, the kept one goes first, then the new one.
+func TestOnceFlushesTheSpoolFirst(t *testing.T) {
+	set, err := collector.NewSet(collector.DefaultConfig(), []string{"host"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	down := &scripted{answers: []func(http.ResponseWriter){answer(503, ""), answer(503, ""), answer(503, ""), answer(503, "")}}
+	srv := httptest.NewServer(down)
+	defer srv.Close()
+	p := testPusher(t, srv.URL, Options{SpoolDir: dir, Timeout: 1500 * time.Millisecond})
+	if err := p.Once(context.Background(), set); err == nil {
+		t.Fatal("Once succeeded against an archiver answering 503")
+	}
+	down.mu.Lock()
+	n := len(down.times)
+	down.mu.Unlock()
+	if n < 2 {
+		t.Fatalf("%d requests within the timeout, want the 503 retried", n)
+	}
+	if f := spoolFiles(t, dir); len(f) != 1 {
+		t.Fatalf("spool after a failed Once: %v, want its snapshot", f)
+	}
+
+	up := &scripted{}
+	srv2 := httptest.NewServer(up)
+	defer srv2.Close()
+	p = testPusher(t, srv2.URL, Options{SpoolDir: dir})
+	if err := p.Once(context.Background(), set); err != nil {
+		t.Fatalf("Once: %v", err)
+	}
+	up.mu.Lock()
+	defer up.mu.Unlock()
+	if len(up.got) != 2 {
+		t.Fatalf("%d snapshots sent, want the spooled one and the new one", len(up.got))
+	}
+	var first, second struct {
+		CollectedAt time.Time `json:"collected_at"`
+	}
+	if json.Unmarshal([]byte(up.got[0]), &first) != nil || json.Unmarshal([]byte(up.got[1]), &second) != nil || !first.CollectedAt.Before(second.CollectedAt) {
+		t.Fatalf("sent out of order: %.80s then %.80s", up.got[0], up.got[1])
+	}
+	if f := spoolFiles(t, dir); len(f) != 0 {
+		t.Fatalf("spool after a good Once: %v", f)
 	}
 }
