@@ -138,6 +138,9 @@ func (o *options) validate() error {
 			return fmt.Errorf("--push.url=%q must be an http(s) URL such as http://archiver:5000", o.push.URL)
 		}
 	}
+	if o.push.URL == "" && (o.push.SpoolDir != "" || o.push.HTTPConfigFile != "") {
+		return errors.New("--push.spool.dir and --push.http-config.file need --push.url")
+	}
 	if o.push.SpoolMaxBytes <= 0 {
 		return fmt.Errorf("--push.spool.max-bytes=%d must be positive", o.push.SpoolMaxBytes)
 	}
