@@ -77,6 +77,15 @@ func openQueue(dir string, maxBytes int64, m *metrics, logger *slog.Logger) (*qu
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("push spool: %w", err)
 	}
+	// A spool that cannot be written is found now, not in the middle of
+	// an outage.
+	probe := spoolTemp + "probe"
+	if err := writeFileAtomic(dir, probe, nil); err != nil {
+		return nil, fmt.Errorf("push spool %s is not writable: %w", dir, err)
+	}
+	if err := os.Remove(filepath.Join(dir, probe)); err != nil {
+		return nil, fmt.Errorf("push spool: %w", err)
+	}
 	des, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("push spool: %w", err)
@@ -262,7 +271,9 @@ func (q *queue) spill(e *entry) {
 	}
 	wire, err := snapshot.AppendEncoded(nil, snapshot.Zstd, e.plain)
 	if err == nil && int64(len(wire)) > q.maxBytes {
-		err = fmt.Errorf("%d bytes compressed, more than --push.spool.max-bytes", len(wire))
+		q.log.Warn("snapshot larger than the whole push spool; dropping it", "bytes", len(wire), "max_bytes", q.maxBytes)
+		q.drop(e, dropSpoolFull)
+		return
 	}
 	if err == nil {
 		q.makeRoom(int64(len(wire)))
@@ -277,6 +288,11 @@ func (q *queue) spill(e *entry) {
 	q.bytes += e.size
 	q.files++
 	q.gauges()
+	if err := syncDir(q.dir); err != nil {
+		// The file is complete and in place; only a power loss could
+		// still take its name away.
+		q.log.Warn("cannot fsync the push spool directory", "dir", q.dir, "err", err)
+	}
 }
 
 // makeRoom drops the oldest spooled snapshots until n more bytes fit.
@@ -338,9 +354,9 @@ func (q *queue) gauges() {
 }
 
 // writeFileAtomic writes name in dir so that it exists complete or not at
-// all: a temporary file, fsynced, renamed, and the directory fsynced. The
-// name is new, so nothing is ever renamed over a file (or an open one, as
-// Windows would refuse).
+// all: a temporary file, fsynced, then renamed (the caller fsyncs the
+// directory). The name is new, so nothing is ever renamed over a file (or
+// an open one, as Windows would refuse).
 func writeFileAtomic(dir, name string, data []byte) (err error) {
 	tmp := filepath.Join(dir, spoolTemp+name)
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
@@ -362,10 +378,7 @@ func writeFileAtomic(dir, name string, data []byte) (err error) {
 	if err != nil {
 		return err
 	}
-	if err = os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	return syncDir(dir)
+	return os.Rename(tmp, filepath.Join(dir, name))
 }
 
 // zstdDecoder reads spool files back; DecodeAll is safe for concurrent use.

@@ -213,3 +213,15 @@ func encodeZstd(t *testing.T, b []byte) []byte {
 	}
 	return data
 }
+
+// TestSpoolUnusableAtStart: a spool that cannot be created or written
+// stops the start, instead of losing snapshots later.
+func TestSpoolUnusableAtStart(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openQueue(filepath.Join(file, "spool"), 1<<20, newMetrics(nil), slog.New(slog.DiscardHandler)); err == nil {
+		t.Fatal("spool under a regular file opened")
+	}
+}
