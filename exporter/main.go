@@ -93,8 +93,8 @@ func parseFlags(args []string) (*options, error) {
 		Default(strconv.Itoa(o.cfg.ProcessCmdlineMax)).IntVar(&o.cfg.ProcessCmdlineMax)
 
 	app.Flag("push.url", "Archiver to push snapshots to (e.g. http://archiver:5000); empty disables push.").StringVar(&o.push.URL)
-	app.Flag("push.interval", "Time between pushes.").Default("5m").DurationVar(&o.push.Interval)
-	app.Flag("push.once", "Push one snapshot and exit; non-zero exit status on failure.").BoolVar(&o.push.Once)
+	app.Flag("push.interval", "Time between pushes; each host pushes at a moment in the interval of its own, stable across restarts.").Default("5m").DurationVar(&o.push.Interval)
+	app.Flag("push.once", "Push what the spool holds and one new snapshot, then exit; non-zero exit status unless the new one was acknowledged.").BoolVar(&o.push.Once)
 	app.Flag("push.bearer-token-file", "File holding the bearer token for the archiver's push endpoint, read at every push (or authorization in --push.http-config.file, not both).").StringVar(&o.push.BearerTokenFile)
 	app.Flag("push.http-config.file", "prometheus/common HTTP client configuration for pushing (tls_config, proxy_url, authorization, basic_auth, oauth2).").StringVar(&o.push.HTTPConfigFile)
 	app.Flag("push.timeout", "Timeout of one push request; with --push.once, of the whole run's retries.").Default("30s").DurationVar(&o.push.Timeout)
