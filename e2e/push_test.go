@@ -3,11 +3,16 @@
 package e2e
 
 import (
+	"bufio"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -68,5 +73,205 @@ func TestExporterPushOnce(t *testing.T) {
 	}
 	if rec.IP != "127.0.0.1" || rec.Snapshot.SchemaVersion != 1 || len(rec.Snapshot.Processes) == 0 {
 		t.Fatalf("stored record: ip %q, schema %d, %d processes", rec.IP, rec.Snapshot.SchemaVersion, len(rec.Snapshot.Processes))
+	}
+}
+
+// exporterMetric reads one sample from the exporter's /metrics.
+func exporterMetric(base, series string) (float64, error) {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	return 0, fmt.Errorf("no sample %s", series)
+}
+
+// collectedAts returns the collected_at of every stored line, in file order.
+func collectedAts(t *testing.T, a *archiverProc, ip string) []time.Time {
+	t.Helper()
+	var out []time.Time
+	for _, line := range a.lines(t, ip) {
+		var rec struct {
+			Snapshot struct {
+				CollectedAt time.Time `json:"collected_at"`
+			} `json:"snapshot"`
+		}
+		if err := json.Unmarshal(line, &rec); err != nil {
+			t.Fatalf("stored line is not JSON: %v", err)
+		}
+		out = append(out, rec.Snapshot.CollectedAt)
+	}
+	return out
+}
+
+// TestExporterPushOutage takes the archiver away for 20 s while the
+// exporter pushes every second (and is itself restarted), then starts it
+// again on the same port and data: every snapshot of the outage arrives
+// from the spool, in order, once.
+// The archiver's rate limit (5 a second, bursts of 10) is lower than the
+// replay would go, so the exporter also has to honour its 429s.
+func TestExporterPushOutage(t *testing.T) {
+	const outage = 20 * time.Second
+	dir := t.TempDir()
+	archWriteFile(t, filepath.Join(dir, "push.tokens"), "good-token\n")
+	archWriteFile(t, filepath.Join(dir, "agent.token"), "good-token\n")
+	a := startArchiver(t, dir, `scrape_interval: 60s
+api:
+  write_tokens_file: push.tokens
+  push_rate_limit: {rate: 5, burst: 10}
+`)
+	web := fmt.Sprintf("127.0.0.1:%d", FreePort(t, "127.0.0.1"))
+	args := []string{"--web.listen-address=" + web,
+		"--push.url=" + a.base, "--push.interval=1s", "--push.timeout=5s",
+		"--push.bearer-token-file=" + filepath.Join(dir, "agent.token"),
+		"--push.spool.dir=" + filepath.Join(dir, "spool"),
+		// A light collection keeps each second's snapshot on time on a
+		// busy test machine, so that a gap means a lost snapshot.
+		"--no-collector.processes"}
+	exp := Start(t, Binary(t, "exporter"), args...)
+	expBase := "http://" + web
+	WaitHTTP(t, exp, expBase+"/metrics")
+	a.waitLines(t, "127.0.0.1", 2)
+
+	a.Kill()
+	down := time.Now()
+	// Halfway through, the exporter is stopped and started again: the
+	// spool, and the snapshot that waited in memory, outlive it.
+	WaitFor(t, outage, "snapshots spooled before the exporter restarts", func() error {
+		n, err := exporterMetric(expBase, "host_exporter_push_spool_snapshots")
+		if err == nil && n < 5 {
+			err = fmt.Errorf("%v spooled", n)
+		}
+		return err
+	})
+	if err := exp.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := exp.Wait(t, 15*time.Second); err != nil {
+		t.Fatalf("exporter exit on SIGTERM: %v", err)
+	}
+	restarted := time.Now()
+	exp = Start(t, Binary(t, "exporter"), args...)
+	WaitHTTP(t, exp, expBase+"/metrics")
+	// The outage is the test's subject, so it lasts its full length; what
+	// happens during it is checked, not hoped for.
+	WaitFor(t, outage+5*time.Second, "snapshots spooled during the outage", func() error {
+		n, err := exporterMetric(expBase, "host_exporter_push_spool_snapshots")
+		if err != nil {
+			return err
+		}
+		if time.Since(down) < outage {
+			return fmt.Errorf("outage still on (%v), %v spooled", time.Since(down).Round(time.Second), n)
+		}
+		if n < outage.Seconds()-3 {
+			return fmt.Errorf("%v snapshots spooled after %v", n, time.Since(down).Round(time.Second))
+		}
+		return nil
+	})
+	a.restart(t)
+	up := time.Now()
+
+	WaitFor(t, 25*time.Second, "the spool to drain and a fresh snapshot to arrive", func() error {
+		n, err := exporterMetric(expBase, "host_exporter_push_spool_snapshots")
+		if err != nil {
+			return err
+		}
+		ats := collectedAts(t, a, "127.0.0.1")
+		if n != 0 || len(ats) == 0 || !ats[len(ats)-1].After(up) {
+			return fmt.Errorf("%v still spooled, %d lines stored", n, len(ats))
+		}
+		return nil
+	})
+
+	ats := collectedAts(t, a, "127.0.0.1")
+	inOutage := 0
+	for i, at := range ats {
+		if i > 0 && !at.After(ats[i-1]) {
+			t.Fatalf("line %d collected at %v, not after line %d (%v): out of order or stored twice", i+1, at, i, ats[i-1])
+		}
+		// No gap but the restart's, while no exporter was running.
+		if i > 0 && at.Sub(ats[i-1]) > 2500*time.Millisecond && !(ats[i-1].Before(restarted) && at.After(restarted)) {
+			t.Errorf("%v between lines %d and %d: snapshots missing", at.Sub(ats[i-1]), i, i+1)
+		}
+		if at.After(down) && at.Before(up) {
+			inOutage++
+		}
+	}
+	// Less the few seconds the exporter was being restarted.
+	if inOutage < int(outage.Seconds())-6 {
+		t.Errorf("%d snapshots taken during the %v outage were stored, want about %d", inOutage, up.Sub(down).Round(time.Second), int(up.Sub(down).Seconds()))
+	}
+	for _, reason := range []string{"rejected", "spool_full", "corrupt", "spool_error", "no_spool"} {
+		if v, err := exporterMetric(expBase, `host_exporter_push_dropped_total{reason="`+reason+`"}`); err != nil || v != 0 {
+			t.Errorf("dropped{%s} = %v (%v), want 0", reason, v, err)
+		}
+	}
+	limited, _ := a.metric(`archiver_push_requests_total{result="rate_limited"}`)
+	errs, _ := exporterMetric(expBase, `host_exporter_push_total{result="error"}`)
+	t.Logf("%d lines, %d from the %v outage; archiver rate-limited %v pushes; exporter push errors %v",
+		len(ats), inOutage, up.Sub(down).Round(time.Second), limited, errs)
+}
+
+// TestExporterPushTLS pushes to an archiver serving TLS with a self-signed
+// certificate, trusted through the CA file of --push.http-config.file, the
+// token coming from the same file.
+func TestExporterPushTLS(t *testing.T) {
+	dir := t.TempDir()
+	cert, key, pool := selfSignedCert(t, dir)
+	archWriteFile(t, filepath.Join(dir, "push.tokens"), "tls-token\n")
+	archWriteFile(t, filepath.Join(dir, "archiver.yml"), "scrape_interval: 60s\napi:\n  write_tokens_file: push.tokens\n")
+	archWriteFile(t, filepath.Join(dir, "web.yml"), fmt.Sprintf("tls_server_config:\n  cert_file: %s\n  key_file: %s\n", cert, key))
+	port := FreePort(t, "127.0.0.1")
+	base := fmt.Sprintf("https://127.0.0.1:%d", port)
+	arch := Start(t, Binary(t, "archiver"),
+		"--config.file="+filepath.Join(dir, "archiver.yml"),
+		"--storage.path="+filepath.Join(dir, "data"),
+		"--web.config.file="+filepath.Join(dir, "web.yml"),
+		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port))
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 5 * time.Second}
+	WaitFor(t, 20*time.Second, "the archiver over TLS", func() error {
+		if arch.Exited() {
+			t.Fatalf("archiver exited:\n%s", arch.Output())
+		}
+		resp, err := client.Get(base + "/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	})
+
+	exporter := Binary(t, "exporter")
+	token := filepath.Join(dir, "agent.token")
+	archWriteFile(t, token, "tls-token\n")
+	// Without the CA the push fails on the certificate.
+	p := Start(t, exporter, "--push.once", "--push.url="+base, "--push.timeout=5s", "--push.bearer-token-file="+token)
+	if err := p.Wait(t, 60*time.Second); err == nil || !strings.Contains(p.Output(), "certificate") {
+		t.Fatalf("push without the CA: %v\n%s", err, p.Output())
+	}
+	httpCfg := filepath.Join(dir, "push-http.yml")
+	archWriteFile(t, httpCfg, fmt.Sprintf("tls_config:\n  ca_file: %s\nauthorization:\n  credentials_file: agent.token\n", cert))
+	p = Start(t, exporter, "--push.once", "--push.url="+base, "--push.http-config.file="+httpCfg)
+	if err := p.Wait(t, 60*time.Second); err != nil {
+		t.Fatalf("push over TLS: %v\n%s", err, p.Output())
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "data", "127.0.0.1", "*.jsonl"))
+	if len(files) != 1 {
+		t.Fatalf("day files after a TLS push: %v", files)
+	}
+	// Both ways of giving the token at once are refused before any push.
+	p = Start(t, exporter, "--push.once", "--push.url="+base, "--push.http-config.file="+httpCfg, "--push.bearer-token-file="+token)
+	if err := p.Wait(t, 30*time.Second); err == nil || !strings.Contains(p.Output(), "use one of them") {
+		t.Fatalf("token flag and authorization in the file: %v\n%s", err, p.Output())
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/alecthomas/units"
 	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -54,6 +55,7 @@ func parseFlags(args []string) (*options, error) {
 	app.Version(version.Print("exporter"))
 	app.HelpFlag.Short('h')
 	o := &options{cfg: collector.DefaultConfig(), enabled: map[string]*bool{}, log: &promslog.Config{}}
+	var spoolMax units.Base2Bytes
 	o.web = webflag.AddFlags(app, ":9110")
 	promslogflag.AddFlags(app, o.log)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&o.telemetry)
@@ -91,14 +93,19 @@ func parseFlags(args []string) (*options, error) {
 		Default(strconv.Itoa(o.cfg.ProcessCmdlineMax)).IntVar(&o.cfg.ProcessCmdlineMax)
 
 	app.Flag("push.url", "Archiver to push snapshots to (e.g. http://archiver:5000); empty disables push.").StringVar(&o.push.URL)
-	app.Flag("push.interval", "Time between pushes.").Default("5m").DurationVar(&o.push.Interval)
-	app.Flag("push.once", "Push one snapshot and exit; non-zero exit status on failure.").BoolVar(&o.push.Once)
-	app.Flag("push.bearer-token-file", "File holding the bearer token for the archiver's push endpoint.").StringVar(&o.push.BearerTokenFile)
-	app.Flag("push.timeout", "Timeout of one push.").Default("30s").DurationVar(&o.push.Timeout)
+	app.Flag("push.interval", "Time between pushes; each host pushes at a moment in the interval of its own, stable across restarts.").Default("5m").DurationVar(&o.push.Interval)
+	app.Flag("push.once", "Push what the spool holds and one new snapshot, then exit; non-zero exit status unless the new one was acknowledged.").BoolVar(&o.push.Once)
+	app.Flag("push.bearer-token-file", "File holding the bearer token for the archiver's push endpoint, read at every push (or authorization in --push.http-config.file, not both).").StringVar(&o.push.BearerTokenFile)
+	app.Flag("push.http-config.file", "prometheus/common HTTP client configuration for pushing (tls_config, proxy_url, authorization, basic_auth, oauth2).").StringVar(&o.push.HTTPConfigFile)
+	app.Flag("push.timeout", "Timeout of one push request; with --push.once, of the whole run's retries.").Default("30s").DurationVar(&o.push.Timeout)
+	app.Flag("push.spool.dir", "Directory where snapshots that could not be pushed wait, across restarts, to be sent in order; empty: only the newest waits, in memory.").StringVar(&o.push.SpoolDir)
+	app.Flag("push.spool.max-bytes", "Bytes the spool may hold; past it the oldest snapshots are dropped.").
+		Default(units.Base2Bytes(push.DefaultSpoolMaxBytes).String()).BytesVar(&spoolMax)
 
 	if _, err := app.Parse(boolAssignments(app, args)); err != nil {
 		return nil, err
 	}
+	o.push.SpoolMaxBytes = int64(spoolMax)
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
@@ -130,6 +137,12 @@ func (o *options) validate() error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("--push.url=%q must be an http(s) URL such as http://archiver:5000", o.push.URL)
 		}
+	}
+	if o.push.URL == "" && (o.push.SpoolDir != "" || o.push.HTTPConfigFile != "") {
+		return errors.New("--push.spool.dir and --push.http-config.file need --push.url")
+	}
+	if o.push.SpoolMaxBytes <= 0 {
+		return fmt.Errorf("--push.spool.max-bytes=%d must be positive", o.push.SpoolMaxBytes)
 	}
 	return nil
 }
@@ -214,15 +227,23 @@ func runMain(args []string) int {
 		logger.Error("cannot set up collectors", "err", err)
 		return 1
 	}
+	base := prometheus.NewRegistry()
+	var pusher *push.Pusher
+	if o.push.URL != "" {
+		if pusher, err = push.New(o.push, o.version, base, logger); err != nil {
+			logger.Error("cannot set up push", "err", err)
+			return 1
+		}
+	}
 	if o.push.Once {
 		push.Prime(context.Background(), set)
-		if err := push.Once(context.Background(), o.push, set, o.version, logger); err != nil {
+		if err := pusher.Once(context.Background(), set); err != nil {
 			logger.Error("push failed", "err", err)
 			return 1
 		}
 		return 0
 	}
-	if err := serve(o, set, logger); err != nil {
+	if err := serve(o, set, base, pusher, logger); err != nil {
 		logger.Error("exporter stopped", "err", err)
 		return 1
 	}
@@ -275,8 +296,7 @@ func validateWebConfig(f *web.FlagConfig) error {
 
 // serve runs the HTTP server, the optional push loop and signal handling
 // as one oklog/run group: when one stops, all stop.
-func serve(o *options, set *collector.Set, logger *slog.Logger) error {
-	base := prometheus.NewRegistry()
+func serve(o *options, set *collector.Set, base *prometheus.Registry, pusher *push.Pusher, logger *slog.Logger) error {
 	base.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -305,10 +325,10 @@ func serve(o *options, set *collector.Set, logger *slog.Logger) error {
 		defer cancel()
 		_ = server.Shutdown(ctx)
 	})
-	if o.push.URL != "" {
+	if pusher != nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		g.Add(func() error {
-			push.Loop(ctx, o.push, set, o.version, logger)
+			pusher.Loop(ctx, set)
 			return nil
 		}, func(error) { cancel() })
 	}
