@@ -142,20 +142,6 @@ type Target struct {
 	URLOptions   *URLOptions `json:"url_options,omitempty"`
 }
 
-// Column maps a field of the JSON the Infinity datasource fetched to a
-// table column.
-type Column struct {
-	Selector string `json:"selector"`
-	Text     string `json:"text"`
-	Type     string `json:"type"`
-}
-
-// URLOptions is the HTTP method and body of an Infinity request.
-type URLOptions struct {
-	Data   string `json:"data"`
-	Method string `json:"method"`
-}
-
 // JSON encodes d the way the committed files are written: two-space
 // indentation, a trailing newline, no HTML escaping of PromQL's < and >.
 func (d Dashboard) JSON() ([]byte, error) {

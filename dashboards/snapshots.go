@@ -1,9 +1,5 @@
 package dashboards
 
-// InfinityPlugin is the Grafana plugin id of the Infinity datasource, which
-// reads the archiver's JSON API.
-const InfinityPlugin = "yesoreyeram-infinity-datasource"
-
 // ArchiverDatasourceRef is the datasource variable of the snapshots
 // dashboard: an Infinity datasource whose base URL is the archiver.
 const ArchiverDatasourceRef = "${archiver}"
