@@ -96,15 +96,18 @@ func RegisterPlugins() {
 				err := json.Unmarshal(raw, &q)
 				return q, err
 			},
-			StrictDataqueryUnmarshaler: func(raw []byte) (variants.Dataquery, error) {
-				var q InfinityQuery
-				dec := json.NewDecoder(bytes.NewReader(raw))
-				dec.DisallowUnknownFields()
-				if err := dec.Decode(&q); err != nil {
-					return nil, fmt.Errorf("infinity query: %w", err)
-				}
-				return q, nil
-			},
+			StrictDataqueryUnmarshaler: strictInfinity,
 		})
 	})
+}
+
+// strictInfinity decodes an Infinity query, refusing unknown fields.
+func strictInfinity(raw []byte) (variants.Dataquery, error) {
+	var q InfinityQuery
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&q); err != nil {
+		return nil, fmt.Errorf("infinity query: %w", err)
+	}
+	return q, nil
 }

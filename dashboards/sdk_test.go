@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
 	"github.com/prometheus/prometheus/promql/parser"
 )
@@ -17,7 +16,6 @@ import (
 // and Infinity query. Each Prometheus query found that way must parse as
 // PromQL, and each panel must have decoded to its typed query kind.
 func TestStrictSDKDecode(t *testing.T) {
-	RegisterPlugins()
 	files, _ := filepath.Glob("*.json")
 	if len(files) == 0 {
 		t.Fatal("no dashboards")
@@ -28,19 +26,11 @@ func TestStrictSDKDecode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var d dashboard.Dashboard
-			if err := d.UnmarshalJSONStrict(raw); err != nil {
+			d, err := Decode(raw)
+			if err != nil {
 				t.Fatalf("strict decode: %v", err)
 			}
-			var panels []dashboard.Panel
-			for _, p := range d.Panels {
-				switch {
-				case p.Panel != nil:
-					panels = append(panels, *p.Panel)
-				case p.RowPanel != nil:
-					panels = append(panels, p.RowPanel.Panels...)
-				}
-			}
+			panels := Panels(d)
 			if len(panels) == 0 {
 				t.Fatal("no panels decoded")
 			}
@@ -52,8 +42,6 @@ func TestStrictSDKDecode(t *testing.T) {
 				for _, q := range p.Targets {
 					switch q := q.(type) {
 					case *prometheus.Dataquery:
-						checkPromQL(t, title, q.Expr)
-					case prometheus.Dataquery:
 						checkPromQL(t, title, q.Expr)
 					case InfinityQuery:
 						if err := q.Validate(); err != nil {
