@@ -46,7 +46,7 @@ func TestNavigation(t *testing.T) {
 		}
 	}
 	if hostRow == nil || hostRow["collapsed"] != true {
-		t.Errorf("want the host row repeated over instance and collapsed, got %v", hostRow)
+		t.Errorf("want the host row repeated over instance and collapsed, got collapsed=%v", hostRow["collapsed"])
 	} else if children, _ := hostRow["panels"].([]any); len(children) < 20 {
 		t.Errorf("the collapsed host row holds %d panels, want its detail inside it", len(children))
 	}
