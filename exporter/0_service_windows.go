@@ -201,6 +201,9 @@ func runServiceCommand(args []string) int {
 			return 1
 		}
 		fmt.Printf("removed service %s; logs remain in %s\n", serviceName, logDir())
+	default:
+		fmt.Fprintf(os.Stderr, "exporter service: want install or uninstall (try --help)\n")
+		return 2
 	}
 	return 0
 }
