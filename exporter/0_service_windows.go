@@ -174,6 +174,11 @@ func runServiceCommand(args []string) int {
 			fmt.Fprintf(os.Stderr, "exporter service install: %v\n", err)
 			return 1
 		}
+		// The service runs this file: whoever can replace it runs code as
+		// the service account.
+		if pf := os.Getenv("ProgramFiles"); pf == "" || !strings.HasPrefix(strings.ToLower(exe), strings.ToLower(pf)+`\`) {
+			fmt.Fprintf(os.Stderr, "exporter service install: warning: %s is not under %%ProgramFiles%%; anyone who can write to its folder can run code as the service\n", exe)
+		}
 		acct := *account
 		if strings.EqualFold(acct, "LocalSystem") {
 			acct = ""
