@@ -1,6 +1,12 @@
 package dashboards
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/grafana/grafana-foundation-sdk/go/cog"
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
+)
 
 // archSel selects the archivers chosen in the job and instance variables.
 const archSel = `job=~"$job",instance=~"$instance"`
@@ -10,89 +16,94 @@ func a(expr string) string { return strings.ReplaceAll(expr, "SEL", archSel) }
 // Archiver is the archiver's own dashboard: is it keeping up with its agents
 // (scrapes by result, schedule lag), is it writing (throughput, fsync
 // latency, errors), and are pushes and reloads accepted.
-func Archiver() Dashboard {
+func Archiver() (dashboard.Dashboard, error) {
 	var l layout
 	l.row("Overview", "")
-	l.add(4, 4, stat("Agents up", "Registered agents whose last snapshot scrape succeeded.", "none",
+	l.add(4, 4, statP("Agents up", "Registered agents whose last snapshot scrape succeeded.", "none",
 		thresholds(),
 		targets("up", a(`sum(archiver_agents{SEL,health="up"})`))))
-	l.add(4, 4, stat("Agents down", "Registered agents whose last snapshot scrape failed; /api/v1/agents says why (the ArchiverAgentNotArchived alert names each one after 10 minutes without a stored snapshot).", "none",
+	l.add(4, 4, statP("Agents down", "Registered agents whose last snapshot scrape failed; /api/v1/agents says why (the ArchiverAgentNotArchived alert names each one after 10 minutes without a stored snapshot).", "none",
 		thresholds(1, "red"),
 		targets("down", a(`sum(archiver_agents{SEL,health="down"})`))))
-	l.add(4, 4, stat("Scrape failures", "Share of snapshot scrapes that failed over the last 5 minutes (ArchiverScrapeFailures alert above 10%).", "percentunit",
+	l.add(4, 4, statP("Scrape failures", "Share of snapshot scrapes that failed over the last 5 minutes (ArchiverScrapeFailures alert above 10%).", "percentunit",
 		thresholds(0.01, "orange", 0.1, "red"),
 		targets("failed", a(`max(instance:archiver_scrapes_failed:ratio_rate5m{SEL})`))))
-	l.add(4, 4, stat("Write errors", "Failed opens, writes and fsyncs of day files in the dashboard's time range; anything but 0 means snapshots were lost.", "none",
+	l.add(4, 4, statP("Write errors", "Failed opens, writes and fsyncs of day files in the dashboard's time range; anything but 0 means snapshots were lost.", "none",
 		thresholds(1, "red"),
 		targets("errors", a(`sum(increase(archiver_write_errors_total{SEL}[$__range]))`))))
-	l.add(4, 4, withStates(stat("Config reload", "Whether the last configuration reload (file edit, SIGHUP or POST /-/reload) was accepted; a rejected config leaves the previous one running.", "none",
+	l.add(4, 4, statPanel("Config reload", "Whether the last configuration reload (file edit, SIGHUP or POST /-/reload) was accepted; a rejected config leaves the previous one running.", "none",
 		thresholds(),
-		targets("{{instance}}", a(`archiver_config_last_reload_successful{SEL}`))), "rejected", "accepted"))
-	l.add(4, 4, stat("Last good reload", "Time since the configuration was last loaded successfully.", "s",
+		targets("{{instance}}", a(`archiver_config_last_reload_successful{SEL}`))).Mappings(states("rejected", "accepted")))
+	l.add(4, 4, statP("Last good reload", "Time since the configuration was last loaded successfully.", "s",
 		thresholds(),
 		targets("{{instance}}", a(`time() - archiver_config_last_reload_success_timestamp_seconds{SEL}`))))
 
 	l.row("Scraping", "")
-	l.add(12, 8, timeseries("Scrapes by result", "Snapshot scrapes per second by outcome.", "ops", true,
+	l.add(12, 8, timeseriesP("Scrapes by result", "Snapshot scrapes per second by outcome.", "ops", true,
 		targets("{{result}}", a(`sum by (result) (rate(archiver_scrapes_total{SEL}[$__rate_interval]))`))))
-	l.add(12, 8, timeseries("Agents by health", "Registered agents by the health of their last scrape.", "short", true,
+	l.add(12, 8, timeseriesP("Agents by health", "Registered agents by the health of their last scrape.", "short", true,
 		targets("{{health}}", a(`sum by (health) (archiver_agents{SEL})`))))
-	l.add(12, 8, timeseries("Scrape duration", "How long snapshot scrapes take (median and 99th percentile), from request to validated body.", "s", false,
+	l.add(12, 8, timeseriesP("Scrape duration", "How long snapshot scrapes take (median and 99th percentile), from request to validated body.", "s", false,
 		targets(
 			"p50", a(`histogram_quantile(0.5, sum by (le) (rate(archiver_scrape_duration_seconds_bucket{SEL}[$__rate_interval])))`),
 			"p99", a(`histogram_quantile(0.99, sum by (le) (rate(archiver_scrape_duration_seconds_bucket{SEL}[$__rate_interval])))`),
 		)))
-	l.add(12, 8, timeseries("Schedule lag", "How late scrapes start against their schedule (99th percentile); a growing lag means the archiver cannot keep up with its agents.", "s", false,
+	l.add(12, 8, timeseriesP("Schedule lag", "How late scrapes start against their schedule (99th percentile); a growing lag means the archiver cannot keep up with its agents.", "s", false,
 		targets(
 			"p50", a(`histogram_quantile(0.5, sum by (le) (rate(archiver_scrape_schedule_lag_seconds_bucket{SEL}[$__rate_interval])))`),
 			"p99", a(`histogram_quantile(0.99, sum by (le) (rate(archiver_scrape_schedule_lag_seconds_bucket{SEL}[$__rate_interval])))`),
 		)))
 
-	l.add(12, 8, timeseries("Scrapes missed", "Planned scrapes skipped because the previous scrape of the same agent was still running: the agent or the archiver is too slow for the interval (ArchiverFallingBehind alert).", "ops", false,
+	l.add(12, 8, timeseriesP("Scrapes missed", "Planned scrapes skipped because the previous scrape of the same agent was still running: the agent or the archiver is too slow for the interval (ArchiverFallingBehind alert).", "ops", false,
 		targets("{{instance}}", a(`rate(archiver_scrapes_missed_total{SEL}[$__rate_interval])`))))
-	l.add(12, 8, timeseries("Registered agents and target files", "Agents registered through static_configs and file_sd, and file_sd files that currently fail to read or parse (the previous targets stay in use).", "short", false,
+	l.add(12, 8, timeseriesP("Registered agents and target files", "Agents registered through static_configs and file_sd, and file_sd files that currently fail to read or parse (the previous targets stay in use).", "short", false,
 		targets(
 			"agents", a(`archiver_targets{SEL}`),
 			"failing files", a(`archiver_sd_files_failing{SEL}`),
 		)))
 
-	l.add(24, 8, bargauge("Longest since archived", "Agents whose last stored snapshot is oldest (top 10), counted from registration for an agent not stored yet. A healthy agent stays below its scrape interval; the ArchiverAgentNotArchived alert names any agent past 10 minutes (or three intervals, if longer).", "s", 0, 900,
+	l.add(24, 8, bargaugeP("Longest since archived", "Agents whose last stored snapshot is oldest (top 10), counted from registration for an agent not stored yet. A healthy agent stays below its scrape interval; the ArchiverAgentNotArchived alert names any agent past 10 minutes (or three intervals, if longer).", "s", 0, 900,
 		thresholds(300, "orange", 600, "red"),
-		instant(targets("{{target}}", a(`topk(10, time() - archiver_agent_last_archived_timestamp_seconds{SEL})`)), "time_series")))
+		instant(targets("{{target}}", a(`topk(10, time() - archiver_agent_last_archived_timestamp_seconds{SEL})`)), prometheus.PromQueryFormatTimeSeries)))
 
 	l.row("Storage", "")
-	l.add(8, 8, timeseries("Write throughput", "Bytes of snapshot lines appended to day files per second.", "Bps", false,
+	l.add(8, 8, timeseriesP("Write throughput", "Bytes of snapshot lines appended to day files per second.", "Bps", false,
 		targets("{{instance}}", a(`rate(archiver_written_bytes_total{SEL}[$__rate_interval])`))))
-	l.add(8, 8, timeseries("Snapshots written", "Snapshot lines appended to day files per second.", "ops", false,
+	l.add(8, 8, timeseriesP("Snapshots written", "Snapshot lines appended to day files per second.", "ops", false,
 		targets("{{instance}}", a(`rate(archiver_snapshots_written_total{SEL}[$__rate_interval])`))))
-	l.add(8, 8, timeseries("Fsync latency", "Time each batched fsync of a day file takes (median and 99th percentile).", "s", false,
+	l.add(8, 8, timeseriesP("Fsync latency", "Time each batched fsync of a day file takes (median and 99th percentile).", "s", false,
 		targets(
 			"p50", a(`histogram_quantile(0.5, sum by (le) (rate(archiver_fsync_duration_seconds_bucket{SEL}[$__rate_interval])))`),
 			"p99", a(`histogram_quantile(0.99, sum by (le) (rate(archiver_fsync_duration_seconds_bucket{SEL}[$__rate_interval])))`),
 		)))
-	l.add(8, 8, timeseries("Write errors", "Failed opens, writes and fsyncs of day files per second.", "ops", false,
+	l.add(8, 8, timeseriesP("Write errors", "Failed opens, writes and fsyncs of day files per second.", "ops", false,
 		targets("{{instance}}", a(`rate(archiver_write_errors_total{SEL}[$__rate_interval])`))))
-	l.add(8, 8, timeseries("Open day files", "Day files held open for appending (idle ones are closed to bound descriptors).", "short", false,
+	l.add(8, 8, timeseriesP("Open day files", "Day files held open for appending (idle ones are closed to bound descriptors).", "short", false,
 		targets("{{instance}}", a(`archiver_open_files{SEL}`))))
-	l.add(8, 8, timeseries("Torn lines cut", "Incomplete last lines left by a crash and cut at start-up.", "short", false,
+	l.add(8, 8, timeseriesP("Torn lines cut", "Incomplete last lines left by a crash and cut at start-up.", "short", false,
 		targets("{{instance}}", a(`increase(archiver_torn_lines_cut_total{SEL}[$__rate_interval])`))))
 
 	l.row("Pushes and process", "")
-	l.add(8, 8, timeseries("Push requests by result", "Snapshots pushed by agents the archiver cannot reach, per second by outcome. Empty while no agent pushes.", "reqps", true,
+	l.add(8, 8, timeseriesP("Push requests by result", "Snapshots pushed by agents the archiver cannot reach, per second by outcome. Empty while no agent pushes.", "reqps", true,
 		targets("{{result}}", a(`sum by (result) (rate(archiver_push_requests_total{SEL}[$__rate_interval]))`))))
-	l.add(8, 8, timeseries("Archiver memory", "Resident memory of the archiver process.", "bytes", false,
+	l.add(8, 8, timeseriesP("Archiver memory", "Resident memory of the archiver process.", "bytes", false,
 		targets("{{instance}}", a(`process_resident_memory_bytes{SEL}`))))
-	l.add(8, 8, timeseries("Archiver CPU", "CPU used by the archiver process, in cores (100% = one core).", "percentunit", false,
+	l.add(8, 8, timeseriesP("Archiver CPU", "CPU used by the archiver process, in cores (100% = one core).", "percentunit", false,
 		targets("{{instance}}", a(`rate(process_cpu_seconds_total{SEL}[$__rate_interval])`))))
-	l.newline()
 
-	return newDashboard("prexmon-archiver", "prexmon / Archiver",
-		"Health of the prexmon archiver: scrapes, schedule lag, writes, fsyncs, pushes and reloads.",
-		[]string{"prexmon", "archiver"},
-		[]Variable{
+	return newDashboard(dashboardSpec{
+		uid:         ArchiverUID,
+		title:       "prexmon / Archiver",
+		description: "Health of the prexmon archiver: scrapes, schedule lag, writes, fsyncs, pushes and reloads.",
+		tags:        []string{"prexmon", "archiver"},
+		vars: []cog.Builder[dashboard.VariableModel]{
 			datasourceVar(),
 			queryVar("job", "Job", "label_values(archiver_build_info, job)", "Prometheus jobs scraping prexmon archivers."),
 			queryVar("instance", "Archiver", `label_values(archiver_build_info{job=~"$job"}, instance)`, "Archivers to show."),
 		},
-		l.panels)
+		links: []cog.Builder[dashboard.DashboardLink]{
+			dashboardLink("Hosts", HostsUID, "The agents' metrics, over the same time range."),
+			dashboardLink("Snapshots", SnapshotsUID, "What this archiver stored, over the same time range."),
+		},
+	}, &l)
 }

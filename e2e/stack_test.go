@@ -436,7 +436,9 @@ func checkAPIRequests(t *testing.T, base, ip string) {
 		t.Fatal("no archiver API requests in the dashboards")
 	}
 	for _, r := range rs {
-		u := base + strings.ReplaceAll(r.URL, "${ip}", ip)
+		// The dashboard's default range, 6 hours up to now.
+		now := time.Now()
+		u := base + r.Resolve(ip, now.Add(-6*time.Hour), now)
 		code, body := Get(t, u)
 		if code != 200 {
 			t.Errorf("%s / %q: GET %s: status %d: %.200s", r.Dashboard, r.Panel, u, code, body)
@@ -464,7 +466,15 @@ func checkAPIRequests(t *testing.T, base, ip string) {
 		}
 		row, _ := rows[0].(map[string]any)
 		for _, f := range r.Fields {
-			if _, ok := row[f]; !ok {
+			// A dotted selector walks into nested objects; the last
+			// key must be present (its value may be null).
+			var v any = row
+			ok := false
+			for _, k := range strings.Split(f, ".") {
+				m, _ := v.(map[string]any)
+				v, ok = m[k]
+			}
+			if !ok {
 				t.Errorf("%s / %q: rows at %s of %s lack field %q (have %v)", r.Dashboard, r.Panel, r.RootSelector, u, f, keys(row))
 			}
 		}

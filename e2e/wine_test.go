@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -54,6 +55,7 @@ func TestWine(t *testing.T) {
 	t.Run("exporter", func(t *testing.T) { wineExporter(t, env) })
 	t.Run("windows unit tests", func(t *testing.T) { wineWindowsUnitTests(t, env) })
 	t.Run("service", func(t *testing.T) { wineService(t, env) })
+	t.Run("service install", func(t *testing.T) { wineServiceInstall(t, env) })
 }
 
 // wineExporter runs the Windows build of the exporter: the Windows
@@ -277,4 +279,62 @@ func wineService(t *testing.T, env []string) {
 		}
 		return nil
 	})
+}
+
+// wineServiceInstall has the exporter install and remove itself through
+// the service control manager: winsvc's Windows test installs, upgrades,
+// reads the registration back from the manager and uninstalls; then the
+// real `exporter service install` registers a service that starts and
+// serves, `exporter service uninstall` stops and removes it while it runs,
+// and an install with a flag the exporter refuses registers nothing.
+func wineServiceInstall(t *testing.T, env []string) {
+	bin := filepath.Join(t.TempDir(), "winsvc.test.exe")
+	build := exec.Command("go", "test", "-c", "-o", bin, "./exporter/winsvc")
+	build.Dir = RepoRoot()
+	build.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build Windows test binary: %v\n%s", err, out)
+	}
+	p := StartEnv(t, append(env, "PREXMON_SERVICE_TEST=1"), "wine", bin, "-test.v", "-test.count=1", "-test.run", "^TestInstallUninstall$")
+	if err := p.Wait(t, time.Minute); err != nil || !strings.Contains(p.Output(), "--- PASS: TestInstallUninstall") {
+		t.Fatalf("winsvc.TestInstallUninstall under Wine: %v\n%s", err, p.Output())
+	}
+
+	exe := Binary(t, "exporter", "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
+	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t, "127.0.0.1"))
+	const name = "prexmon-exporter"
+	_, _ = wineCmd(t, env, "sc", "delete", name)
+	if out, err := wineCmd(t, env, exe, "service", "install", "--", "--web.listen-address="+addr); err != nil {
+		t.Fatalf("exporter service install: %v\n%s", err, out)
+	}
+	if state, _, err := serviceQuery(t, env, name); err != nil || state != "STOPPED" {
+		t.Fatalf("after install: state %q, %v; want a registered, stopped service", state, err)
+	}
+	if out, err := wineCmd(t, env, "sc", "start", name); err != nil {
+		t.Fatalf("sc start: %v\n%s", err, out)
+	}
+	WaitHTTP(t, nil, "http://"+addr+"/healthz")
+
+	if out, err := wineCmd(t, env, exe, "service", "uninstall"); err != nil {
+		t.Fatalf("exporter service uninstall: %v\n%s", err, out)
+	}
+	if state, _, err := serviceQuery(t, env, name); err == nil {
+		t.Errorf("after uninstall the service is still registered (%s)", state)
+	}
+	WaitFor(t, 15*time.Second, "port closed", func() error {
+		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			resp.Body.Close()
+			return fmt.Errorf("still serving after uninstall")
+		}
+		return nil
+	})
+
+	out, err := wineCmd(t, env, exe, "service", "install", "--", "--no-such-flag")
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Errorf("install with a bad exporter flag: %v, want exit status 2\n%s", err, out)
+	}
+	if state, _, err := serviceQuery(t, env, name); err == nil {
+		t.Errorf("install with a bad exporter flag registered the service (%s)", state)
+	}
 }

@@ -13,25 +13,28 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alecthomas/kingpin/v2"
 	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/svc"
 
 	"github.com/prexmon/prexmon/exporter/winsvc"
 )
 
-// serviceName is the name deploy/windows/install.ps1 registers; the service
-// manager only checks it for services sharing a process, which this is not.
-const serviceName = "prexmon-exporter"
+// serviceName is the name `exporter service install` registers; the
+// service manager only checks it for services sharing a process, which this
+// is not.
+const serviceName = winsvc.Name
 
 // logMaxBytes bounds each of exporter.log and exporter.log.1.
 const logMaxBytes = 10 << 20
 
 func init() {
+	serviceCommand = runServiceCommand
 	if !runningAsService() {
 		return
 	}
 	s := winsvc.New()
-	dir := filepath.Join(programData(), "prexmon")
+	dir := logDir()
 	if l, err := winsvc.OpenLogFile(filepath.Join(dir, "exporter.log"), logMaxBytes); err == nil {
 		logWriter = l
 	}
@@ -142,4 +145,70 @@ func programData() string {
 		return d
 	}
 	return `C:\ProgramData`
+}
+
+// logDir is the service's log folder, which `service install` locks down.
+func logDir() string { return filepath.Join(programData(), "prexmon") }
+
+// runServiceCommand is `exporter service install|uninstall`: the exporter
+// registers and removes itself through the service control manager.
+func runServiceCommand(args []string) int {
+	app := kingpin.New("exporter service", "Install or remove the exporter as a Windows service (run as administrator).")
+	app.HelpFlag.Short('h')
+	install := app.Command("install", "Register the exporter as a service starting at boot, restarted on failure, or update an existing registration; the flags after -- are the exporter's. Does not start it (sc.exe start "+serviceName+").")
+	account := install.Flag("account", `Account the service runs as: a virtual account `+"`"+winsvc.VirtualAccount(serviceName)+"`"+` (default; reads the owner and command line of its own processes only), or LocalSystem (every process's owner and command line, and full control of the machine).`).
+		Default(winsvc.VirtualAccount(serviceName)).String()
+	exporterArgs := install.Arg("exporter-flags", "Flags the service starts the exporter with, after --, e.g. -- --web.listen-address=:9182").Strings()
+	uninstall := app.Command("uninstall", "Stop the service if it runs and remove it; the log folder stays.")
+	timeout := uninstall.Flag("timeout", "How long to wait for the service to stop.").Default("30s").Duration()
+
+	cmd, err := app.Parse(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "exporter service: %v (try --help)\n", err)
+		return 2
+	}
+	switch cmd {
+	case install.FullCommand():
+		exe, err := os.Executable()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "exporter service install: %v\n", err)
+			return 1
+		}
+		// The service runs this file: whoever can replace it runs code as
+		// the service account.
+		if pf := os.Getenv("ProgramFiles"); pf == "" || !strings.HasPrefix(strings.ToLower(exe), strings.ToLower(pf)+`\`) {
+			fmt.Fprintf(os.Stderr, "exporter service install: warning: %s is not under %%ProgramFiles%%; anyone who can write to its folder can run code as the service\n", exe)
+		}
+		acct := *account
+		if strings.EqualFold(acct, "LocalSystem") {
+			acct = ""
+		}
+		// Refuse flags the exporter would refuse, before registering a
+		// service that can only fail.
+		if _, err := parseFlags(*exporterArgs); err != nil {
+			fmt.Fprintf(os.Stderr, "exporter service install: exporter flags: %v\n", err)
+			return 2
+		}
+		o := winsvc.InstallOptions{Name: serviceName, Display: "prexmon exporter", Exe: exe, Args: *exporterArgs, Account: acct, LogDir: logDir()}
+		warnings, err := winsvc.Install(o)
+		for _, w := range warnings {
+			fmt.Fprintf(os.Stderr, "exporter service install: warning: %s\n", w)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "exporter service install: %v\n", err)
+			return 1
+		}
+		fmt.Printf("installed service %s (%s, account %s, log folder %s); start it with: sc.exe start %s\n",
+			serviceName, exe, *account, o.LogDir, serviceName)
+	case uninstall.FullCommand():
+		if err := winsvc.Uninstall(serviceName, *timeout); err != nil {
+			fmt.Fprintf(os.Stderr, "exporter service uninstall: %v\n", err)
+			return 1
+		}
+		fmt.Printf("removed service %s; logs remain in %s\n", serviceName, logDir())
+	default:
+		fmt.Fprintf(os.Stderr, "exporter service: want install or uninstall (try --help)\n")
+		return 2
+	}
+	return 0
 }

@@ -192,6 +192,9 @@ var (
 	logWriter    io.Writer                          = os.Stderr // a service has no console: its log file
 	serviceActor func() (func() error, func(error))             // stops serve() when the service manager asks
 	onExit       = func(code int) {}                            // reports the exit status to the service manager
+	// serviceCommand runs `exporter service install|uninstall`; only
+	// Windows has it.
+	serviceCommand func(args []string) int
 )
 
 func main() {
@@ -202,6 +205,13 @@ func main() {
 
 // runMain returns the exit status so that deferred cleanup runs first.
 func runMain(args []string) int {
+	if len(args) > 0 && args[0] == "service" {
+		if serviceCommand == nil {
+			fmt.Fprintf(logWriter, "exporter: the service subcommand exists on Windows only; use the systemd unit (deploy/systemd) elsewhere\n")
+			return 2
+		}
+		return serviceCommand(args[1:])
+	}
 	o, err := parseFlags(args)
 	if err != nil {
 		fmt.Fprintf(logWriter, "exporter: %v (try --help)\n", err)
