@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -57,7 +56,7 @@ func TestProcReaderSeesSelf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	procs, err := r.Processes(context.Background())
+	procs, _, err := r.Processes(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +110,7 @@ func BenchmarkProcReader(b *testing.B) {
 	}
 	var n int
 	for b.Loop() {
-		procs, err := r.Processes(context.Background())
+		procs, _, err := r.Processes(context.Background())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -153,7 +152,7 @@ func TestGroupNameLinux(t *testing.T) {
 
 func TestInvalidUTF8NamesKeepMetricsValid(t *testing.T) {
 	tr := newGroupTracker(5)
-	groups := tr.update([]snapshot.Process{{PID: 10, PPID: 1, Name: "\xff\xfey"}}, []float64{1}, time.Now())
+	groups := tr.update([]snapshot.Process{{PID: 10, PPID: 1, Name: "\xff\xfey"}}, []float64{1}, []float64{0})
 	r := &processesResult{states: map[string]int{"running": 1}, groups: groups}
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(&Collection{Results: []Result{r}, Statuses: []Status{{Name: "processes"}}})

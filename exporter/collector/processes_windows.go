@@ -48,16 +48,16 @@ func newProcessReader(cfg Config) (processReader, error) {
 	}, nil
 }
 
-func (r *ntProcessReader) Processes(ctx context.Context) ([]snapshot.Process, error) {
+func (r *ntProcessReader) Processes(ctx context.Context) ([]snapshot.Process, int, error) {
 	table, err := r.table()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	procs := make([]snapshot.Process, 0, len(table))
 	next := make(map[procKey]procStatic, len(table))
 	for i, p := range table {
 		if i%64 == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, 0, ctx.Err()
 		}
 		sp := snapshot.Process{
 			PID:        int32(p.PID),
@@ -79,7 +79,7 @@ func (r *ntProcessReader) Processes(ctx context.Context) ([]snapshot.Process, er
 		procs = append(procs, sp)
 	}
 	r.static = next
-	return procs, nil
+	return procs, 0, nil
 }
 
 // table returns the decoded process table, growing the buffer until the
