@@ -73,8 +73,9 @@ func newProcessesCollector(cfg Config) (Collector, error) {
 	// cpu_percent (the counters still count processes new at start in full).
 	ctx, cancel := context.WithTimeout(cfg.hostContext(context.Background()), 5*time.Second)
 	defer cancel()
+	start := time.Now()
 	if procs, _, err := r.Processes(ctx); err == nil {
-		c.history.add(time.Now(), cpuByProcess(procs))
+		c.history.add(start.Add(time.Since(start)/2), cpuByProcess(procs))
 	}
 	return c, nil
 }
@@ -98,11 +99,14 @@ type processesResult struct {
 }
 
 func (c *processesCollector) Update(ctx context.Context) (Result, error) {
-	now := time.Now()
+	start := time.Now()
 	procs, skipped, err := c.reader.Processes(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("processes: %w", err)
 	}
+	// Reading every process takes a while (longer on a loaded host); the
+	// middle of the read is the moment that errs least for all of them.
+	now := start.Add(time.Since(start) / 2)
 	c.readErrors += uint64(skipped)
 	kept := c.history.since(now)
 	nextCPU := make(map[procKey]float64, len(procs))
