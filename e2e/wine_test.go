@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prexmon/prexmon/archiver/intake"
 	"github.com/prexmon/prexmon/exporter/snapshot"
 )
 
@@ -124,7 +125,7 @@ func wineExporter(t *testing.T, env []string) {
 		if code != http.StatusOK {
 			t.Fatalf("/snapshot status %d", code)
 		}
-		if err := snapshot.CheckRaw(raw); err != nil {
+		if err := intake.CheckRaw(raw); err != nil {
 			t.Fatal(err)
 		}
 		var s snapshot.Snapshot

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/prexmon/prexmon/exporter/snapshot"
+	"github.com/prexmon/prexmon/archiver/intake"
 )
 
 // TestSendFallsBackToGzip posts to an intake that knows only the codings it
@@ -52,7 +52,7 @@ func TestSendFallsBackToGzip(t *testing.T) {
 					return
 				}
 				wire, _ := io.ReadAll(r.Body)
-				body, err := snapshot.Decode(nil, coding, wire, 1<<20)
+				body, err := intake.Decode(nil, coding, wire, 1<<20)
 				if err != nil || string(body) != string(plain) {
 					http.Error(w, "body changed", http.StatusBadRequest)
 					return
