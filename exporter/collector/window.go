@@ -6,9 +6,11 @@ import "time"
 const DefaultCPUMinWindow = 5 * time.Second
 
 // windowSpacing divides the window: readings are kept at most this many per
-// window, so the history stays small however often the exporter is scraped,
-// and a baseline is never more than window/windowSpacing older than needed.
-const windowSpacing = 16
+// window, so the history stays small however often the exporter is scraped
+// (each per-process reading holds every process), and a baseline is
+// never more than window/windowSpacing older than needed while scrapes
+// come often.
+const windowSpacing = 4
 
 // sampleRing keeps a few past readings so a rate can be taken over at least
 // a minimum window whatever the scrape pattern, without a background loop:

@@ -19,14 +19,16 @@ func TestSampleRingBaseline(t *testing.T) {
 		ms       int
 		baseline int // value of the reading measured against
 	}{
-		{20, 0},   // 20 ms after start: the only reading there is
-		{40, 0},   // 20 ms later again: still measured from start, not from 20 ms
-		{1000, 0}, // not yet 5 s: the oldest reading
-		{5100, 0}, // start is now the newest reading ≥ 5 s old
-		{6100, 1000},
-		{6120, 1000},  // two requests 20 ms apart share a 5 s baseline
-		{60000, 6100}, // after a long pause: the last kept reading (6120 was too close to 6100 to keep)
-		{60010, 6100}, // 60000 is only 10 ms old: still the reading before it
+		{20, 0},       // 20 ms after start: the only reading there is
+		{40, 0},       // 20 ms later again: still measured from start, not from 20 ms
+		{1000, 0},     // not yet 5 s: the oldest reading
+		{5100, 0},     // start is now the newest reading ≥ 5 s old; 5100 is kept
+		{6100, 0},     // 5100 is too young; 6100 is too close to 5100 (< 5 s / 4) to keep
+		{6120, 0},     // two requests 20 ms apart share a baseline
+		{10200, 5100}, // kept
+		{10220, 5100},
+		{60000, 10200}, // after a long pause: the last kept reading, older than the window
+		{60010, 10200}, // 60000 is only 10 ms old: still the reading before it
 	}
 	for _, st := range steps {
 		kept := r.since(at(st.ms))
