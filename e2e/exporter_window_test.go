@@ -167,7 +167,14 @@ func TestExporterBusyNewcomerGetsAGroup(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	startBusy(t, "prexnewdaemon")
+	busy := startBusy(t, "prexnewdaemon")
+	// Busy means it has used some CPU by the time the collections look.
+	WaitFor(t, 20*time.Second, "the newcomer to use 0.1 s of CPU", func() error {
+		if used := cpuSecondsOf(t, busy); used < 0.1 {
+			return fmt.Errorf("%.2f s used", used)
+		}
+		return nil
+	})
 	for n := 1; n <= 3; n++ {
 		groups = groupsOf(t, base)
 		for _, g := range groups {
