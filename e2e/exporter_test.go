@@ -29,6 +29,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/prexmon/prexmon/archiver/intake"
 	"github.com/prexmon/prexmon/exporter/snapshot"
 )
 
@@ -227,12 +228,12 @@ func TestExporterCompression(t *testing.T) {
 		if got := resp.Header.Get("Content-Encoding"); got != tc.want {
 			t.Fatalf("%s, Accept-Encoding %q: Content-Encoding %q, want %q", tc.path, tc.accept, got, tc.want)
 		}
-		plain, err := snapshot.Decode(nil, tc.want, raw, 64<<20)
+		plain, err := intake.Decode(nil, tc.want, raw, 64<<20)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.path, err)
 		}
-		if tc.path == "/snapshot" && snapshot.CheckRaw(plain) != nil {
-			t.Fatalf("%s snapshot is not valid: %v", tc.want, snapshot.CheckRaw(plain))
+		if tc.path == "/snapshot" && intake.CheckRaw(plain) != nil {
+			t.Fatalf("%s snapshot is not valid: %v", tc.want, intake.CheckRaw(plain))
 		}
 		if len(raw)*3 >= len(plain) {
 			t.Fatalf("%s: %s body %d bytes is not a third of plain %d", tc.path, tc.want, len(raw), len(plain))

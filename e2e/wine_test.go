@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prexmon/prexmon/archiver/intake"
 	"github.com/prexmon/prexmon/exporter/snapshot"
 )
 
@@ -139,7 +140,7 @@ func wineExporter(t *testing.T, env []string) {
 		if code != http.StatusOK {
 			t.Fatalf("/snapshot status %d", code)
 		}
-		if err := snapshot.CheckRaw(raw); err != nil {
+		if err := intake.CheckRaw(raw); err != nil {
 			t.Fatal(err)
 		}
 		var s snapshot.Snapshot
@@ -169,9 +170,11 @@ func wineExporter(t *testing.T, env []string) {
 		if self.Exe == "" || self.User == "" || self.RSSBytes == 0 || self.CPUSeconds <= 0 {
 			t.Errorf("exporter's own process incomplete: %+v", *self)
 		}
-		if !strings.Contains(self.Cmdline, "--web.listen-address="+addr) || !strings.Contains(self.Cmdline, "agent:***@") ||
-			strings.Contains(self.Cmdline, "hunter2") {
-			t.Errorf("command line not read or not redacted: %q", self.Cmdline)
+		// Wine 8.0 lacks ProcessCommandLineInformation (which every Windows Go
+		// supports has), so the command line may be empty; never unredacted.
+		if strings.Contains(string(raw), "hunter2") ||
+			self.Cmdline != "" && (!strings.Contains(self.Cmdline, "--web.listen-address="+addr) || !strings.Contains(self.Cmdline, "agent:***@")) {
+			t.Errorf("command line not redacted: %q", self.Cmdline)
 		}
 		for c := range wineGaps {
 			if _, failed := s.Errors[c]; failed && strings.Contains(string(body), fmt.Sprintf(`host_scrape_collector_success{collector=%q} 1`, c)) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/prexmon/prexmon/archiver/intake"
 	"github.com/prexmon/prexmon/exporter/collector"
 	"github.com/prexmon/prexmon/exporter/snapshot"
 )
@@ -58,8 +59,8 @@ func TestConcurrentScrapes(t *testing.T) {
 				switch {
 				case resp.StatusCode != http.StatusOK:
 					errs <- path + ": " + resp.Status
-				case path == "/snapshot" && snapshot.CheckRaw(body) != nil:
-					errs <- "invalid snapshot: " + snapshot.CheckRaw(body).Error()
+				case path == "/snapshot" && intake.CheckRaw(body) != nil:
+					errs <- "invalid snapshot: " + intake.CheckRaw(body).Error()
 				case path == "/metrics" && !bytes.Contains(body, []byte(`host_scrape_collector_success{collector="processes"} 1`)):
 					errs <- "processes collector failed under concurrency"
 				}
@@ -119,12 +120,12 @@ func TestSnapshotEncodingNegotiation(t *testing.T) {
 		if cl := resp.Header.Get("Content-Length"); cl != strconv.Itoa(len(wire)) {
 			t.Errorf("Accept-Encoding %q: Content-Length %q for %d bytes", tt.accept, cl, len(wire))
 		}
-		raw, err := snapshot.Decode(nil, got, wire, 16<<20)
+		raw, err := intake.Decode(nil, got, wire, 16<<20)
 		if err != nil {
 			t.Errorf("Accept-Encoding %q: %v", tt.accept, err)
 			continue
 		}
-		if err := snapshot.CheckRaw(raw); err != nil {
+		if err := intake.CheckRaw(raw); err != nil {
 			t.Errorf("Accept-Encoding %q: %v", tt.accept, err)
 		}
 	}

@@ -87,6 +87,8 @@ func parseFlags(args []string) (*options, error) {
 		Default(o.cfg.FilesystemMountExclude).StringVar(&o.cfg.FilesystemMountExclude)
 	app.Flag("collector.filesystem.mount-timeout", "How long to wait for one mount's statfs before reporting it as a device error.").
 		Default("5s").DurationVar(&o.cfg.MountTimeout)
+	app.Flag("collector.cpu.min-window", "CPU percentages in snapshots (host and per process) are averaged over at least this long, whatever the scrape pattern.").
+		Default(o.cfg.CPUMinWindow.String()).DurationVar(&o.cfg.CPUMinWindow)
 	app.Flag("snapshot.cmdline", "Include process command lines in snapshots.").Default("true").BoolVar(&o.cfg.ProcessCmdline)
 	app.Flag("snapshot.cmdline.redact", "Replace values that look like secrets in command lines with ***.").Default("true").BoolVar(&o.cfg.ProcessRedact)
 	app.Flag("snapshot.cmdline.max-length", "Bytes a command line may take in a snapshot; longer ones are cut and end in \""+collector.CmdlineCutMark+"\" (0 = no limit).").

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prexmon/prexmon/archiver/intake"
 	"github.com/prexmon/prexmon/archiver/store"
-	"github.com/prexmon/prexmon/exporter/snapshot"
 )
 
 // Pushes are delivered at least once: an agent retries whatever was not
@@ -173,8 +173,8 @@ func (a *api) storedKeys(ctx context.Context, ip netip.Addr) []uint64 {
 	now := time.Now().UTC()
 	var keys []uint64
 	err := a.o.Store.ReadDay(ctx, ip, now, store.Query{From: now.Add(-dedupWarmSpan)}, func(line []byte) error {
-		if snap, ok := snapshot.TopLevelValue(line, "snapshot"); ok {
-			if at, ok := snapshot.CollectedAtRaw(snap); ok {
+		if snap, ok := intake.TopLevelValue(line, "snapshot"); ok {
+			if at, ok := intake.CollectedAtRaw(snap); ok {
 				keys = append(keys, a.dedup.hash(at))
 			}
 		}

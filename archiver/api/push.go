@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/prexmon/prexmon/archiver/config"
+	"github.com/prexmon/prexmon/archiver/intake"
 	"github.com/prexmon/prexmon/archiver/store"
 	"github.com/prexmon/prexmon/exporter/snapshot"
 )
@@ -122,7 +123,7 @@ func (a *api) push(w http.ResponseWriter, r *http.Request) {
 		fail(code, res, typ, err.Error())
 		return
 	}
-	if err := snapshot.CheckRaw(body); err != nil {
+	if err := intake.CheckRaw(body); err != nil {
 		fail(http.StatusBadRequest, "bad_request", errBadData, err.Error())
 		return
 	}
@@ -135,7 +136,7 @@ func (a *api) push(w http.ResponseWriter, r *http.Request) {
 	}
 
 	var key dedupKey
-	if at, ok := snapshot.CollectedAtRaw(body); ok {
+	if at, ok := intake.CollectedAtRaw(body); ok {
 		key = a.dedup.key(client, at)
 		a.dedup.warm(client, func() []uint64 { return a.storedKeys(r.Context(), client) })
 	}
@@ -351,7 +352,7 @@ func (a *api) readBody(w http.ResponseWriter, r *http.Request, p *pending, limit
 func (a *api) decode(p *pending, enc string, wire []byte, limit int64) ([]byte, int, string, error) {
 	base := p.held
 	if strings.EqualFold(strings.TrimSpace(enc), snapshot.Zstd) {
-		base += snapshot.MaxZstdWindow // the decoder's window, allocated up front
+		base += intake.MaxZstdWindow // the decoder's window, allocated up front
 	}
 	need := min(limit, max(256<<10, 8*int64(len(wire))))
 	for {
@@ -365,13 +366,13 @@ func (a *api) decode(p *pending, enc string, wire []byte, limit int64) ([]byte, 
 		} else {
 			dst = make([]byte, 0, need+2*bytes.MinRead)
 		}
-		out, err := snapshot.Decode(dst, enc, wire, need)
+		out, err := intake.Decode(dst, enc, wire, need)
 		switch {
-		case errors.Is(err, snapshot.ErrTooLarge) && need < limit:
+		case errors.Is(err, intake.ErrTooLarge) && need < limit:
 			need = min(limit, 4*need)
 			p.shrink(base) // the buffer just filled is garbage now
 			continue
-		case errors.Is(err, snapshot.ErrTooLarge):
+		case errors.Is(err, intake.ErrTooLarge):
 			return nil, http.StatusRequestEntityTooLarge, errTooLarge, fmt.Errorf("snapshot larger than %d bytes", limit)
 		case errors.Is(err, snapshot.ErrUnsupportedEncoding):
 			return nil, http.StatusUnsupportedMediaType, errUnsupported, err

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prexmon/prexmon/archiver/intake"
 	"github.com/prexmon/prexmon/archiver/store"
 	"github.com/prexmon/prexmon/archiver/targets"
 	"github.com/prexmon/prexmon/exporter/snapshot"
@@ -266,16 +267,16 @@ func (l *loop) fetchAndStore(ctx context.Context, s *settings, start time.Time) 
 	if coding := resp.Header.Get("Content-Encoding"); coding != "" && !strings.EqualFold(coding, snapshot.Identity) {
 		out := outPool.get()
 		defer outPool.put(out)
-		*out, err = snapshot.Decode((*out)[:0], coding, body, limit)
+		*out, err = intake.Decode((*out)[:0], coding, body, limit)
 		switch {
-		case errors.Is(err, snapshot.ErrTooLarge):
+		case errors.Is(err, intake.ErrTooLarge):
 			return ip, fail(resultTooLarge, "%w", err)
 		case err != nil:
 			return ip, fail(resultInvalid, "%w", err)
 		}
 		body = *out
 	}
-	if err := snapshot.CheckRaw(body); err != nil {
+	if err := intake.CheckRaw(body); err != nil {
 		return ip, fail(resultInvalid, "invalid snapshot: %w", err)
 	}
 	if !ip.IsValid() {

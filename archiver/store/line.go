@@ -11,7 +11,7 @@ import (
 )
 
 // errBadSnapshot is returned for snapshots that cannot be spliced into a
-// line; callers are expected to have run snapshot.CheckRaw already, so this
+// line; callers are expected to have run intake.CheckRaw already, so this
 // only guards the file format against programming errors.
 var errBadSnapshot = errors.New("snapshot is not a JSON object")
 

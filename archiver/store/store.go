@@ -26,7 +26,7 @@ type Record struct {
 	Labels    map[string]string // target labels, written sorted by key
 	ScrapedAt time.Time         // the file date is ScrapedAt's UTC date; zero means now
 	// Snapshot is the raw JSON object exactly as the agent sent it, already
-	// validated with snapshot.CheckRaw; it is spliced verbatim, never re-encoded.
+	// validated with intake.CheckRaw; it is spliced verbatim, never re-encoded.
 	Snapshot []byte
 }
 

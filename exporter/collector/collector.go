@@ -56,6 +56,7 @@ type Config struct {
 	FilesystemFSExclude    string        // regexp of filesystem types to skip
 	FilesystemMountExclude string        // regexp of mountpoints to skip
 	MountTimeout           time.Duration // per-mount statfs bound
+	CPUMinWindow           time.Duration // CPU percentages cover at least this long
 }
 
 // DefaultConfig returns the settings used when no flag changes them.
@@ -73,6 +74,7 @@ func DefaultConfig() Config {
 		FilesystemFSExclude:    defaultFSTypeExclude,
 		FilesystemMountExclude: defaultMountExclude,
 		MountTimeout:           5 * time.Second,
+		CPUMinWindow:           DefaultCPUMinWindow,
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/shirou/gopsutil/v4/cpu"
@@ -26,20 +27,31 @@ var (
 	}
 )
 
-// cpuCollector keeps the previous times so utilisation is a delta between
-// collections instead of a sleep inside the request.
+// cpuCollector keeps past times so utilisation is a delta over at least
+// Config.CPUMinWindow instead of a sleep inside the request.
 type cpuCollector struct {
 	cfg Config
 
-	infoOnce sync.Once
+	mu       sync.Mutex
+	infoRead bool // model and physical cores, retried until a read succeeds
 	model    string
 	physical int
-
-	mu   sync.Mutex
-	prev []cpu.TimesStat
+	prev     []cpu.TimesStat // last reading, to keep counters monotonic
+	history  *sampleRing[[]cpu.TimesStat]
 }
 
-func newCPUCollector(cfg Config) (Collector, error) { return &cpuCollector{cfg: cfg}, nil }
+func newCPUCollector(cfg Config) (Collector, error) {
+	c := &cpuCollector{cfg: cfg, history: newSampleRing[[]cpu.TimesStat](cfg.CPUMinWindow)}
+	// A first reading at start-up gives the first collection a baseline:
+	// until the window has passed, percentages cover the time since start.
+	ctx, cancel := context.WithTimeout(cfg.hostContext(context.Background()), time.Second)
+	defer cancel()
+	if times, err := cpu.TimesWithContext(ctx, true); err == nil && len(times) > 0 {
+		c.prev = times
+		c.history.add(time.Now(), times)
+	}
+	return c, nil
+}
 
 type cpuResult struct {
 	times   []cpu.TimesStat
@@ -55,29 +67,26 @@ func (c *cpuCollector) Update(ctx context.Context) (Result, error) {
 	if len(times) == 0 {
 		return nil, fmt.Errorf("cpu times: no CPUs reported")
 	}
-	// Model and core counts never change while the host runs: read once.
-	c.infoOnce.Do(func() {
-		if infos, err := cpu.InfoWithContext(ctx); err == nil && len(infos) > 0 {
-			c.model = strings.TrimSpace(infos[0].ModelName)
-		}
-		if n, err := cpu.CountsWithContext(ctx, false); err == nil {
-			c.physical = n
-		}
-	})
+	now := time.Now()
 	load, err := loadAverage(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load average: %w", err)
 	}
 
 	c.mu.Lock()
-	prev := c.prev
-	if len(prev) == len(times) {
+	defer c.mu.Unlock()
+	c.readInfo(ctx)
+	if len(c.prev) == len(times) {
 		for i := range times {
-			monotonic(&times[i], prev[i])
+			monotonic(&times[i], c.prev[i])
 		}
 	}
 	c.prev = times
-	c.mu.Unlock()
+	var base []cpu.TimesStat
+	if kept := c.history.since(now); len(kept) > 0 {
+		base = kept[0].v
+	}
+	c.history.add(now, times)
 
 	r := &cpuResult{times: times, load: load}
 	r.section = snapshot.CPU{
@@ -90,10 +99,10 @@ func (c *cpuCollector) Update(ctx context.Context) (Result, error) {
 		r.section.Load1, r.section.Load5, r.section.Load15 = &load[0], &load[1], &load[2]
 	}
 
-	if len(prev) == len(times) {
+	if len(base) == len(times) {
 		var busy, total float64
 		for i := range times {
-			b, t := cpuDelta(prev[i], times[i])
+			b, t := cpuDelta(base[i], times[i])
 			busy += b
 			total += t
 			r.section.PerCPUPercent[i] = percent(b, t)
@@ -101,6 +110,27 @@ func (c *cpuCollector) Update(ctx context.Context) (Result, error) {
 		r.section.UsagePercent = percent(busy, total)
 	}
 	return r, nil
+}
+
+// readInfo reads the model and physical core count, which never change
+// while the host runs, until one read succeeds: a read cut short by the
+// first request's deadline is tried again by the next.
+func (c *cpuCollector) readInfo(ctx context.Context) {
+	if c.infoRead {
+		return
+	}
+	infos, err := cpu.InfoWithContext(ctx)
+	if err != nil {
+		c.cfg.Logger.Debug("cpu info not read yet", "err", err)
+		return
+	}
+	if len(infos) > 0 {
+		c.model = strings.TrimSpace(infos[0].ModelName)
+	}
+	if n, err := cpu.CountsWithContext(ctx, false); err == nil {
+		c.physical = n
+	}
+	c.infoRead = true
 }
 
 // monotonic keeps each mode's counter from going backwards: Linux's per-CPU

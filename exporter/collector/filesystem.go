@@ -91,12 +91,17 @@ func (c *filesystemCollector) Update(ctx context.Context) (Result, error) {
 		return nil, fmt.Errorf("partitions: %w", err)
 	}
 	r := &filesystemResult{}
-	seen := map[string]bool{}
-	for _, p := range parts {
-		if c.exclude.MatchString(p.Fstype) || c.mountExclude.MatchString(p.Mountpoint) || seen[p.Mountpoint] {
+	// With filesystems stacked on one directory the kernel serves the one
+	// mounted last, which mountinfo lists last: that one is reported, and
+	// the ones beneath it, hidden, are not (statfs would read the top one).
+	top := make(map[string]int, len(parts))
+	for i, p := range parts {
+		top[p.Mountpoint] = i
+	}
+	for i, p := range parts {
+		if top[p.Mountpoint] != i || c.exclude.MatchString(p.Fstype) || c.mountExclude.MatchString(p.Mountpoint) {
 			continue
 		}
-		seen[p.Mountpoint] = true
 		r.fss = append(r.fss, fsEntry{Filesystem: snapshot.Filesystem{
 			Device:     p.Device,
 			Mountpoint: p.Mountpoint,

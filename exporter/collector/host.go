@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/shirou/gopsutil/v4/host"
 
 	"github.com/prexmon/prexmon/exporter/snapshot"
 )
@@ -24,21 +23,21 @@ var (
 		[]string{"os", "platform", "platform_version", "kernel_version", "arch", "hostname"}, nil)
 )
 
-// platformTTL bounds how stale OS facts may be. Reading them is costly
-// (gopsutil may run lsb_release), and they change only on upgrades.
-const platformTTL = 10 * time.Minute
-
 type hostCollector struct {
+	cfg Config
+
 	mu       sync.Mutex
 	platform platformFacts
-	readAt   time.Time
+	stamp    fileStamp // Linux: the os-release file the facts came from
+	readAt   time.Time // elsewhere: when the facts were read
+	boot     time.Time // elsewhere: the boot time last reported
 }
 
 type platformFacts struct {
 	platform, version, kernel string
 }
 
-func newHostCollector(Config) (Collector, error) { return &hostCollector{}, nil }
+func newHostCollector(cfg Config) (Collector, error) { return &hostCollector{cfg: cfg}, nil }
 
 type hostResult struct {
 	section snapshot.Host
@@ -46,9 +45,9 @@ type hostResult struct {
 }
 
 func (c *hostCollector) Update(ctx context.Context) (Result, error) {
-	boot, err := host.BootTimeWithContext(ctx)
+	bootTime, err := c.bootTime(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("boot time: %w", err)
+		return nil, err
 	}
 	facts, err := c.facts(ctx)
 	if err != nil {
@@ -58,7 +57,6 @@ func (c *hostCollector) Update(ctx context.Context) (Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hostname: %w", err)
 	}
-	bootTime := time.Unix(int64(boot), 0).UTC()
 	return &hostResult{
 		now: time.Now(),
 		section: snapshot.Host{
@@ -73,25 +71,6 @@ func (c *hostCollector) Update(ctx context.Context) (Result, error) {
 			IPs:             hostIPs(),
 		},
 	}, nil
-}
-
-func (c *hostCollector) facts(ctx context.Context) (platformFacts, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.readAt.IsZero() && time.Since(c.readAt) < platformTTL {
-		return c.platform, nil
-	}
-	platform, _, version, err := host.PlatformInformationWithContext(ctx)
-	if err != nil {
-		return platformFacts{}, fmt.Errorf("platform information: %w", err)
-	}
-	kernel, err := host.KernelVersionWithContext(ctx)
-	if err != nil {
-		return platformFacts{}, fmt.Errorf("kernel version: %w", err)
-	}
-	c.platform = platformFacts{platform: platform, version: version, kernel: kernel}
-	c.readAt = time.Now()
-	return c.platform, nil
 }
 
 // hostIPs lists the non-loopback addresses, so an archived snapshot says

@@ -27,13 +27,16 @@ var (
 	groupCPUDesc     = prometheus.NewDesc("host_process_group_cpu_seconds_total", "CPU seconds used by the processes of a name group since the exporter started watching them (processes new at start count in full); it never drops when processes exit.", []string{"group"}, nil)
 	groupRSSDesc     = prometheus.NewDesc("host_process_group_resident_memory_bytes", "Resident memory of the processes of a name group.", []string{"group"}, nil)
 	groupProcessDesc = prometheus.NewDesc("host_process_group_processes", "Processes in a name group.", []string{"group"}, nil)
+	readErrorsDesc   = prometheus.NewDesc("host_process_read_errors_total", "Processes left out of a collection because they could not be read (not counting those that exited meanwhile).", nil, nil)
 )
 
 // processReader lists every process in one pass: /proc on Linux, a single
 // system snapshot on Windows. CPUPercent is left for the collector; Cmdline
-// is raw (unredacted), or empty when command lines are off.
+// is raw (unredacted), or empty when command lines are off. A process that
+// cannot be read is left out and counted in skipped, rather than failing
+// the whole list; one that exits while being read is left out uncounted.
 type processReader interface {
-	Processes(ctx context.Context) ([]snapshot.Process, error)
+	Processes(ctx context.Context) (procs []snapshot.Process, skipped int, err error)
 }
 
 type processesCollector struct {
@@ -42,10 +45,11 @@ type processesCollector struct {
 
 	// State carried between collections. The Set never runs two Updates of
 	// one collector at once, so no lock is needed.
-	lastAt   time.Time
-	lastCPU  map[procKey]float64
-	redacted map[procKey][2]string // raw → redacted command line
-	groups   *groupTracker
+	lastCPU    map[procKey]float64              // CPU seconds at the previous collection
+	history    *sampleRing[map[procKey]float64] // CPU seconds over the window, for cpu_percent
+	redacted   map[procKey][2]string            // raw → redacted command line
+	groups     *groupTracker
+	readErrors uint64
 }
 
 // procKey tells a process apart from a later one that reuses its PID.
@@ -59,53 +63,102 @@ func newProcessesCollector(cfg Config) (Collector, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &processesCollector{
+	c := &processesCollector{
 		cfg: cfg, reader: r,
 		lastCPU: map[procKey]float64{}, redacted: map[procKey][2]string{},
-		groups: newGroupTracker(cfg.ProcessMaxGroups),
-	}, nil
+		history: newSampleRing[map[procKey]float64](cfg.CPUMinWindow),
+		groups:  newGroupTracker(cfg.ProcessMaxGroups),
+	}
+	// A first reading at start-up gives the first collection a baseline for
+	// cpu_percent (the counters still count processes new at start in full).
+	ctx, cancel := context.WithTimeout(cfg.hostContext(context.Background()), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	if procs, _, err := r.Processes(ctx); err == nil {
+		c.history.add(start.Add(time.Since(start)/2), cpuByProcess(procs))
+	}
+	return c, nil
 }
 
+func cpuByProcess(procs []snapshot.Process) map[procKey]float64 {
+	m := make(map[procKey]float64, len(procs))
+	for i := range procs {
+		m[keyOf(&procs[i])] = procs[i].CPUSeconds
+	}
+	return m
+}
+
+func keyOf(p *snapshot.Process) procKey { return procKey{p.PID, p.StartedAt.UnixMilli()} }
+
 type processesResult struct {
-	procs   []snapshot.Process
-	states  map[string]int
-	threads int64
-	groups  []processGroup
+	procs      []snapshot.Process
+	states     map[string]int
+	threads    int64
+	groups     []processGroup
+	readErrors uint64
 }
 
 func (c *processesCollector) Update(ctx context.Context) (Result, error) {
-	now := time.Now()
-	procs, err := c.reader.Processes(ctx)
+	start := time.Now()
+	procs, skipped, err := c.reader.Processes(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("processes: %w", err)
 	}
-	wall := now.Sub(c.lastAt).Seconds()
+	// Reading every process takes a while (longer on a loaded host); the
+	// middle of the read is the moment that errs least for all of them.
+	now := start.Add(time.Since(start) / 2)
+	c.readErrors += uint64(skipped)
+	kept := c.history.since(now)
 	nextCPU := make(map[procKey]float64, len(procs))
 	nextRedacted := make(map[procKey][2]string, len(procs))
 	deltas := make([]float64, len(procs))
+	rates := make([]float64, len(procs))
 	r := &processesResult{procs: procs, states: map[string]int{}}
 	for i := range procs {
 		p := &procs[i]
-		k := procKey{p.PID, p.StartedAt.UnixMilli()}
+		k := keyOf(p)
 		nextCPU[k] = p.CPUSeconds
-		prev, seen := c.lastCPU[k]
-		switch {
-		case !seen:
-			// New since the last collection: all its CPU time is new too.
+		// The group counters add what each process used since the previous
+		// collection; a process new since then adds all its CPU time.
+		if prev, seen := c.lastCPU[k]; !seen {
 			deltas[i] = p.CPUSeconds
-		case p.CPUSeconds >= prev:
+		} else if p.CPUSeconds >= prev {
 			deltas[i] = p.CPUSeconds - prev
-			if wall > 0 {
-				p.CPUPercent = deltas[i] / wall * 100
-			}
 		}
+		p.CPUPercent = windowPercent(p, k, kept, now)
+		rates[i] = p.CPUPercent / 100
 		p.Cmdline = c.displayCmdline(k, p.Cmdline, nextRedacted)
 		r.states[p.State]++
 		r.threads += int64(p.Threads)
 	}
-	c.lastAt, c.lastCPU, c.redacted = now, nextCPU, nextRedacted
-	r.groups = c.groups.update(procs, deltas, now)
+	c.lastCPU, c.redacted = nextCPU, nextRedacted
+	c.history.add(now, nextCPU)
+	r.groups = c.groups.update(procs, deltas, rates)
+	r.readErrors = c.readErrors
 	return r, nil
+}
+
+// windowPercent is a process's CPU use over the window: from the oldest
+// kept reading that has it (the baseline, unless the process started
+// since); a process none has seen is measured over its whole life.
+func windowPercent(p *snapshot.Process, k procKey, kept []sample[map[procKey]float64], now time.Time) float64 {
+	for _, s := range kept {
+		before, ok := s.v[k]
+		if !ok {
+			continue
+		}
+		wall := now.Sub(s.at).Seconds()
+		if wall <= 0 || p.CPUSeconds < before {
+			return 0
+		}
+		return (p.CPUSeconds - before) / wall * 100
+	}
+	// Start times are whole seconds of boot time plus ticks, so a young
+	// process's age may read up to a second long: its figure errs low.
+	if age := now.Sub(p.StartedAt).Seconds(); age > 0 {
+		return p.CPUSeconds / age * 100
+	}
+	return 0
 }
 
 // displayCmdline turns the reader's command line (NUL-separated argv on
@@ -152,10 +205,6 @@ func cutCmdline(s string, limit int) string {
 	return s[:n] + CmdlineCutMark
 }
 
-// groupIdleTTL frees the slot of a group none of whose processes has been
-// seen for this long, so a host's slots follow what it runs now.
-const groupIdleTTL = time.Hour
-
 type processGroup struct {
 	name       string
 	cpuSeconds float64
@@ -163,25 +212,35 @@ type processGroup struct {
 	count      int
 }
 
-type groupState struct {
-	cpuSeconds float64
-	lastSeen   time.Time
-}
+// A name without a slot takes the slot of the least busy holder once it
+// uses more than groupDisplaceRatio times the holder's CPU plus
+// groupDisplaceMin (in CPUs, over the window) in groupDisplaceAfter
+// consecutive collections, so that two busy names of similar weight do not
+// take a slot from each other at every collection.
+const (
+	groupDisplaceRatio = 1.5
+	groupDisplaceMin   = 0.02
+	groupDisplaceAfter = 2
+)
 
 // groupTracker keeps host_process_group_cpu_seconds_total a true counter:
 // each group adds the CPU its processes used since the previous collection,
-// so processes exiting never make it drop, and group membership is sticky
-// (a name keeps its slot while it runs) so series do not flip between a
-// name and "other". At most max-1 names get a slot; the rest, and any
-// process literally named "other", are summed in "other".
+// so processes exiting never make it drop. At most max-1 names get a slot;
+// the rest, and any process literally named "other", are summed in "other".
+// Slots follow the work: a name none of whose processes runs any more gives
+// its slot up at the next collection, and a busy newcomer displaces the
+// least busy holder (see groupDisplaceRatio). A name that loses its slot
+// loses its series; if it gets a slot again its counter starts from zero,
+// which rate() reads as a counter reset.
 type groupTracker struct {
-	max    int
-	named  map[string]*groupState
-	others groupState
+	max         int
+	named       map[string]float64 // CPU seconds of each name with a slot
+	others      float64
+	challengers map[string]int // consecutive collections a newcomer out-used the least busy holder
 }
 
 func newGroupTracker(maxGroups int) *groupTracker {
-	return &groupTracker{max: max(maxGroups, 1), named: map[string]*groupState{}}
+	return &groupTracker{max: max(maxGroups, 1), named: map[string]float64{}, challengers: map[string]int{}}
 }
 
 // groupName is the name a process is counted under.
@@ -192,9 +251,12 @@ func groupName(p *snapshot.Process) string {
 	return strings.TrimSuffix(p.Name, " (deleted)")
 }
 
-func (t *groupTracker) update(procs []snapshot.Process, deltas []float64, now time.Time) []processGroup {
+// update takes each process's CPU seconds since the previous collection
+// (deltas) and its CPU use over the window in CPUs (rates).
+func (t *groupTracker) update(procs []snapshot.Process, deltas, rates []float64) []processGroup {
 	current := map[string]*processGroup{}
 	cpuNow := map[string]float64{}
+	rate := map[string]float64{}
 	for i := range procs {
 		name := groupName(&procs[i])
 		g := current[name]
@@ -205,47 +267,63 @@ func (t *groupTracker) update(procs []snapshot.Process, deltas []float64, now ti
 		g.rss += procs[i].RSSBytes
 		g.count++
 		cpuNow[name] += deltas[i]
+		rate[name] += rates[i]
 	}
-	// Give free slots to the busiest new names first.
-	names := make([]string, 0, len(current))
-	for n := range current {
-		names = append(names, n)
+	busier := func(a, b string) int { // busiest first
+		return cmp.Or(cmp.Compare(rate[b], rate[a]), cmp.Compare(current[b].rss, current[a].rss), cmp.Compare(a, b))
 	}
-	slices.SortFunc(names, func(a, b string) int {
-		return cmp.Or(cmp.Compare(cpuNow[b], cpuNow[a]), cmp.Compare(current[b].rss, current[a].rss), cmp.Compare(a, b))
-	})
-	other := processGroup{name: otherGroup}
-	for _, n := range names {
-		st, ok := t.named[n]
-		if !ok && n != otherGroup && len(t.named) < t.max-1 {
-			st = &groupState{}
-			t.named[n] = st
-			ok = true
+	for n := range t.named {
+		if current[n] == nil {
+			delete(t.named, n)
 		}
-		if !ok {
-			t.others.cpuSeconds += cpuNow[n]
-			other.rss += current[n].rss
-			other.count += current[n].count
+	}
+	var newcomers []string
+	for n := range current {
+		if _, held := t.named[n]; !held && n != otherGroup {
+			newcomers = append(newcomers, n)
+		}
+	}
+	slices.SortFunc(newcomers, busier)
+	challengers := map[string]int{}
+	for _, n := range newcomers {
+		if len(t.named) < t.max-1 {
+			t.named[n] = 0
 			continue
 		}
-		st.cpuSeconds += cpuNow[n]
-		st.lastSeen = now
+		if len(t.named) == 0 {
+			break // max-groups 1: everything is "other"
+		}
+		holder := slices.MaxFunc(slices.Collect(maps.Keys(t.named)), busier) // the least busy
+		if rate[n] <= rate[holder]*groupDisplaceRatio+groupDisplaceMin {
+			continue
+		}
+		challengers[n] = t.challengers[n] + 1
+		if challengers[n] >= groupDisplaceAfter {
+			delete(t.named, holder)
+			delete(challengers, n)
+			t.named[n] = 0
+		}
+	}
+	t.challengers = challengers
+
+	other := processGroup{name: otherGroup}
+	for n, g := range current {
+		if _, held := t.named[n]; held {
+			t.named[n] += cpuNow[n]
+			continue
+		}
+		t.others += cpuNow[n]
+		other.rss += g.rss
+		other.count += g.count
 	}
 	out := make([]processGroup, 0, len(t.named)+1)
-	for n, st := range t.named {
-		if now.Sub(st.lastSeen) > groupIdleTTL {
-			delete(t.named, n)
-			continue
-		}
-		g := processGroup{name: n, cpuSeconds: st.cpuSeconds}
-		if cur := current[n]; cur != nil {
-			g.rss, g.count = cur.rss, cur.count
-		}
-		out = append(out, g)
+	for n, cpu := range t.named {
+		g := current[n]
+		out = append(out, processGroup{name: n, cpuSeconds: cpu, rss: g.rss, count: g.count})
 	}
 	slices.SortFunc(out, func(a, b processGroup) int { return cmp.Compare(a.name, b.name) })
-	if len(t.named) >= t.max-1 || t.others.cpuSeconds > 0 || other.count > 0 {
-		other.cpuSeconds = t.others.cpuSeconds
+	if len(t.named) >= t.max-1 || t.others > 0 || other.count > 0 {
+		other.cpuSeconds = t.others
 		out = append(out, other)
 	}
 	return out
@@ -263,4 +341,5 @@ func (r *processesResult) Emit(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(groupRSSDesc, prometheus.GaugeValue, float64(g.rss), labelValue(g.name))
 		ch <- prometheus.MustNewConstMetric(groupProcessDesc, prometheus.GaugeValue, float64(g.count), labelValue(g.name))
 	}
+	ch <- prometheus.MustNewConstMetric(readErrorsDesc, prometheus.CounterValue, float64(r.readErrors))
 }

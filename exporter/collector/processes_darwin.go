@@ -20,15 +20,15 @@ func newProcessReader(cfg Config) (processReader, error) {
 	return gopsutilProcessReader{cmdline: cfg.ProcessCmdline}, nil
 }
 
-func (r gopsutilProcessReader) Processes(ctx context.Context) ([]snapshot.Process, error) {
+func (r gopsutilProcessReader) Processes(ctx context.Context) ([]snapshot.Process, int, error) {
 	list, err := process.ProcessesWithContext(ctx)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	procs := make([]snapshot.Process, 0, len(list))
 	for i, p := range list {
 		if i%64 == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, 0, ctx.Err()
 		}
 		name, err := p.NameWithContext(ctx)
 		if err != nil {
@@ -62,7 +62,7 @@ func (r gopsutilProcessReader) Processes(ctx context.Context) ([]snapshot.Proces
 		}
 		procs = append(procs, sp)
 	}
-	return procs, nil
+	return procs, 0, nil
 }
 
 // darwinState names gopsutil's states as proc(5) does, like the other OSes.

@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
-	"github.com/shirou/gopsutil/v4/host"
 	"golang.org/x/sys/unix"
 
 	"github.com/prexmon/prexmon/exporter/snapshot"
@@ -28,6 +28,7 @@ type procReader struct {
 	cmdline  bool
 	pageSize uint64
 	users    *passwdCache
+	logger   *slog.Logger
 	buf      []byte
 
 	// exe never changes for a given process; readlink is cached.
@@ -40,49 +41,52 @@ func newProcessReader(cfg Config) (processReader, error) {
 		cmdline:  cfg.ProcessCmdline,
 		pageSize: uint64(os.Getpagesize()),
 		users:    newPasswdCache(filepath.Join(cfg.RootPath, "etc", "passwd")),
+		logger:   cfg.Logger,
 		buf:      make([]byte, 0, 16<<10),
 		exe:      map[procKey]string{},
 	}, nil
 }
 
-func (r *procReader) Processes(ctx context.Context) ([]snapshot.Process, error) {
-	bootSecs, err := host.BootTimeWithContext(ctx)
+func (r *procReader) Processes(ctx context.Context) ([]snapshot.Process, int, error) {
+	boot, err := readBootTime(r.proc)
 	if err != nil {
-		return nil, fmt.Errorf("boot time: %w", err)
+		return nil, 0, err
 	}
-	boot := time.Unix(int64(bootSecs), 0)
 	d, err := os.Open(r.proc)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", r.proc, err)
+		return nil, 0, fmt.Errorf("open %s: %w", r.proc, err)
 	}
 	names, err := d.Readdirnames(-1)
 	d.Close()
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", r.proc, err)
+		return nil, 0, fmt.Errorf("list %s: %w", r.proc, err)
 	}
 	r.users.refresh()
 	procs := make([]snapshot.Process, 0, len(names))
 	nextExe := make(map[procKey]string, len(r.exe))
+	var skipped int
 	for i, name := range names {
 		if i%64 == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, 0, ctx.Err()
 		}
 		pid, err := strconv.ParseInt(name, 10, 32)
 		if err != nil {
 			continue // not a process directory
 		}
 		p, err := r.read(int32(pid), name, boot, nextExe)
-		if err != nil {
+		switch {
+		case err == nil:
+			procs = append(procs, p)
+		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, errVanished):
 			// The process exited between listing and reading: not an error.
-			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errVanished) {
-				continue
-			}
-			return nil, err
+		default:
+			// One unreadable process must not cost the whole table.
+			skipped++
+			r.logger.Debug("process skipped", "pid", pid, "err", err)
 		}
-		procs = append(procs, p)
 	}
 	r.exe = nextExe
-	return procs, nil
+	return procs, skipped, nil
 }
 
 var errVanished = errors.New("process vanished")

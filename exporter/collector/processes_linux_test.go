@@ -3,10 +3,12 @@ package collector
 import (
 	"context"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/prexmon/prexmon/exporter/snapshot"
 )
@@ -57,7 +59,7 @@ func TestProcReaderSeesSelf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	procs, err := r.Processes(context.Background())
+	procs, _, err := r.Processes(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +113,7 @@ func BenchmarkProcReader(b *testing.B) {
 	}
 	var n int
 	for b.Loop() {
-		procs, err := r.Processes(context.Background())
+		procs, _, err := r.Processes(context.Background())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -153,7 +155,7 @@ func TestGroupNameLinux(t *testing.T) {
 
 func TestInvalidUTF8NamesKeepMetricsValid(t *testing.T) {
 	tr := newGroupTracker(5)
-	groups := tr.update([]snapshot.Process{{PID: 10, PPID: 1, Name: "\xff\xfey"}}, []float64{1}, time.Now())
+	groups := tr.update([]snapshot.Process{{PID: 10, PPID: 1, Name: "\xff\xfey"}}, []float64{1}, []float64{0})
 	r := &processesResult{states: map[string]int{"running": 1}, groups: groups}
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(&Collection{Results: []Result{r}, Statuses: []Status{{Name: "processes"}}})
@@ -169,5 +171,34 @@ func TestInvalidUTF8NamesKeepMetricsValid(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("group with an invalid UTF-8 name not exposed with a repaired label")
+	}
+}
+
+// A process whose files cannot be parsed or read is left out and counted;
+// the others are still listed.
+func TestProcReaderSkipsUnreadableProcess(t *testing.T) {
+	cfg := fixtureConfig(t)
+	proc := t.TempDir()
+	if err := os.CopyFS(proc, os.DirFS(cfg.ProcPath)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(proc, "777"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(proc, "777", "stat"), []byte("garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg.ProcPath = proc
+	coll := collectFixture(t, cfg, "processes")
+	if n := len(coll.Snapshot("test").Processes); n != 2 {
+		t.Fatalf("%d processes, want the 2 readable ones", n)
+	}
+	want := `
+# HELP host_process_read_errors_total Processes left out of a collection because they could not be read (not counting those that exited meanwhile).
+# TYPE host_process_read_errors_total counter
+host_process_read_errors_total 1
+`
+	if err := testutil.CollectAndCompare(coll, strings.NewReader(want), "host_process_read_errors_total"); err != nil {
+		t.Fatal(err)
 	}
 }

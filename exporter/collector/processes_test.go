@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf8"
 
 	"github.com/prexmon/prexmon/exporter/snapshot"
@@ -13,47 +12,81 @@ import (
 func groupsString(gs []processGroup) string { return fmt.Sprint(gs) }
 
 func TestGroupTracker(t *testing.T) {
-	proc := func(name string, rss uint64) snapshot.Process { return snapshot.Process{Name: name, RSSBytes: rss} }
-	t0 := time.Unix(1_700_000_000, 0)
+	type proc struct {
+		name  string
+		rss   uint64
+		delta float64 // CPU seconds since the previous collection
+		rate  float64 // CPUs over the window
+	}
 	steps := []struct {
-		name   string
-		at     time.Time
-		procs  []snapshot.Process
-		deltas []float64
-		want   string
+		name  string
+		procs []proc
+		want  string
 	}{
 		{"first collection: busiest names get the two slots, the literal other is folded",
-			t0,
-			[]snapshot.Process{proc("java", 1000), proc("java", 500), proc("nginx", 10), proc("other", 1), proc("sshd", 5)},
-			[]float64{100, 50, 20, 30, 1},
+			[]proc{{"java", 1000, 100, 0.5}, {"java", 500, 50, 0.2}, {"nginx", 10, 20, 0.3}, {"other", 1, 30, 0.9}, {"sshd", 5, 1, 0.01}},
 			"[{java 150 1500 2} {nginx 20 10 1} {other 31 6 2}]"},
 		{"one java exits: its counter keeps what it had and grows by the survivor's delta",
-			t0.Add(time.Minute),
-			[]snapshot.Process{proc("java", 1000), proc("nginx", 10), proc("sshd", 5)},
-			[]float64{2, 1, 1},
+			[]proc{{"java", 1000, 2, 0.5}, {"nginx", 10, 1, 0.3}, {"sshd", 5, 1, 0.01}},
 			"[{java 152 1000 1} {nginx 21 10 1} {other 32 5 1}]"},
-		{"a new busy name cannot take a slot while both are held: it goes to other",
-			t0.Add(2 * time.Minute),
-			[]snapshot.Process{proc("java", 1000), proc("postgres", 99)},
-			[]float64{0, 500},
-			"[{java 152 1000 1} {nginx 21 0 0} {other 532 99 1}]"},
-		{"after an hour without nginx its slot is freed and postgres takes it",
-			t0.Add(2*time.Minute + groupIdleTTL + time.Second),
-			[]snapshot.Process{proc("java", 1000), proc("postgres", 99)},
-			[]float64{0, 5},
-			"[{java 152 1000 1} {other 537 99 1}]"},
-		{"the next collection hands the free slot to postgres",
-			t0.Add(3*time.Minute + groupIdleTTL),
-			[]snapshot.Process{proc("java", 1000), proc("postgres", 99)},
-			[]float64{0, 5},
-			"[{java 152 1000 1} {postgres 5 99 1} {other 537 0 0}]"},
+		{"a busy newcomer must out-use the least busy holder twice in a row: first time it waits in other",
+			[]proc{{"java", 1000, 0, 0.5}, {"nginx", 10, 1, 0.3}, {"postgres", 99, 500, 0.9}},
+			"[{java 152 1000 1} {nginx 22 10 1} {other 532 99 1}]"},
+		{"second time it displaces nginx, whose series goes",
+			[]proc{{"java", 1000, 0, 0.5}, {"nginx", 10, 1, 0.3}, {"postgres", 99, 5, 0.9}},
+			"[{java 152 1000 1} {postgres 5 99 1} {other 533 10 1}]"},
+		{"nginx, now busier than java but not by the margin, does not take its slot back",
+			[]proc{{"java", 1000, 1, 0.5}, {"nginx", 10, 1, 0.7}, {"postgres", 99, 5, 0.9}},
+			"[{java 153 1000 1} {postgres 10 99 1} {other 534 10 1}]"},
+		{"nor a second time: top names do not flap",
+			[]proc{{"java", 1000, 1, 0.5}, {"nginx", 10, 1, 0.7}, {"postgres", 99, 5, 0.9}},
+			"[{java 154 1000 1} {postgres 15 99 1} {other 535 10 1}]"},
+		{"java exits: its slot is free at once and nginx takes it, its counter starting afresh",
+			[]proc{{"nginx", 10, 1, 0.7}, {"postgres", 99, 5, 0.9}},
+			"[{nginx 1 10 1} {postgres 20 99 1} {other 535 0 0}]"},
+		{"a newcomer that out-uses the holder only once in two collections never gets in",
+			[]proc{{"nginx", 10, 1, 0.7}, {"postgres", 99, 5, 0.9}, {"cc1", 50, 1, 2}},
+			"[{nginx 2 10 1} {postgres 25 99 1} {other 536 50 1}]"},
+		{"(quiet collection)",
+			[]proc{{"nginx", 10, 1, 0.7}, {"postgres", 99, 5, 0.9}, {"cc1", 50, 0, 0.5}},
+			"[{nginx 3 10 1} {postgres 30 99 1} {other 536 50 1}]"},
+		{"(busy again: the count starts over)",
+			[]proc{{"nginx", 10, 1, 0.7}, {"postgres", 99, 5, 0.9}, {"cc1", 50, 1, 2}},
+			"[{nginx 4 10 1} {postgres 35 99 1} {other 537 50 1}]"},
+		{"everything exits: every slot is freed, other keeps its count",
+			nil,
+			"[{other 537 0 0}]"},
 	}
 	tr := newGroupTracker(3)
 	for _, st := range steps {
-		got := groupsString(tr.update(st.procs, st.deltas, st.at))
+		var procs []snapshot.Process
+		var deltas, rates []float64
+		for _, p := range st.procs {
+			procs = append(procs, snapshot.Process{Name: p.name, RSSBytes: p.rss})
+			deltas = append(deltas, p.delta)
+			rates = append(rates, p.rate)
+		}
+		got := groupsString(tr.update(procs, deltas, rates))
 		if got != st.want {
 			t.Fatalf("%s:\n got %s\nwant %s", st.name, got, st.want)
 		}
+	}
+}
+
+// Forty one-shot commands that ran once must not keep a busy newcomer out.
+func TestGroupTrackerFreesExitedNames(t *testing.T) {
+	tr := newGroupTracker(30)
+	var procs []snapshot.Process
+	for i := range 40 {
+		procs = append(procs, snapshot.Process{Name: fmt.Sprintf("oneshot%02d", i)})
+	}
+	zeros := make([]float64, len(procs))
+	if groups := tr.update(procs, zeros, zeros); len(groups) != 30 {
+		t.Fatalf("%d groups, want every slot taken: %v", len(groups), groups)
+	}
+	groups := tr.update([]snapshot.Process{{Name: "busy"}}, []float64{1}, []float64{1})
+	if got := groupsString(groups); got != "[{busy 1 0 1}]" {
+		t.Fatalf("after the one-shots exited: %s", got)
 	}
 }
 
@@ -61,25 +94,34 @@ func TestGroupTrackerCountersNeverDrop(t *testing.T) {
 	tr := newGroupTracker(4)
 	last := map[string]float64{}
 	names := []string{"a", "b", "c", "d", "e", "f"}
-	for i := range 50 {
+	for i := range 200 {
 		var procs []snapshot.Process
-		var deltas []float64
+		var deltas, rates []float64
 		for j, n := range names {
 			if (i+j)%3 == 0 { // processes come and go
 				continue
 			}
 			procs = append(procs, snapshot.Process{Name: n})
 			deltas = append(deltas, float64(j))
+			rates = append(rates, float64((i*7+j*3)%5)) // busy ones change
 		}
-		groups := tr.update(procs, deltas, time.Unix(int64(i), 0))
+		groups := tr.update(procs, deltas, rates)
 		if len(groups) > 4 {
 			t.Fatalf("collection %d: %d groups exceed the bound 4", i, len(groups))
 		}
+		present := map[string]bool{}
 		for _, g := range groups {
+			present[g.name] = true
 			if g.cpuSeconds < last[g.name] {
 				t.Fatalf("collection %d: group %s dropped from %v to %v", i, g.name, last[g.name], g.cpuSeconds)
 			}
 			last[g.name] = g.cpuSeconds
+		}
+		// A series that went away may come back from zero (a new series).
+		for n := range last {
+			if !present[n] {
+				delete(last, n)
+			}
 		}
 	}
 }

@@ -48,16 +48,16 @@ func newProcessReader(cfg Config) (processReader, error) {
 	}, nil
 }
 
-func (r *ntProcessReader) Processes(ctx context.Context) ([]snapshot.Process, error) {
+func (r *ntProcessReader) Processes(ctx context.Context) ([]snapshot.Process, int, error) {
 	table, err := r.table()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	procs := make([]snapshot.Process, 0, len(table))
 	next := make(map[procKey]procStatic, len(table))
 	for i, p := range table {
 		if i%64 == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, 0, ctx.Err()
 		}
 		sp := snapshot.Process{
 			PID:        int32(p.PID),
@@ -79,7 +79,7 @@ func (r *ntProcessReader) Processes(ctx context.Context) ([]snapshot.Process, er
 		procs = append(procs, sp)
 	}
 	r.static = next
-	return procs, nil
+	return procs, 0, nil
 }
 
 // table returns the decoded process table, growing the buffer until the
@@ -119,11 +119,7 @@ func (r *ntProcessReader) readStatic(pid uint32) procStatic {
 	st.exe = imagePath(h)
 	st.user = r.sids.name(tokenSID(h))
 	if r.cmdline {
-		var err error
-		st.cmdline, err = commandLine(h)
-		if errors.Is(err, windows.STATUS_INVALID_INFO_CLASS) {
-			st.cmdline = commandLineFromPEB(pid)
-		}
+		st.cmdline, _ = commandLine(h)
 	}
 	return st
 }
@@ -177,8 +173,9 @@ func lookupSID(s string) (string, error) {
 // commandLine asks NtQueryInformationProcess(ProcessCommandLineInformation),
 // available since Windows 8.1, which needs only limited query access and no
 // reading of the process's memory. The answer is a UNICODE_STRING followed
-// by the characters it points to. STATUS_INVALID_INFO_CLASS means an older
-// Windows (or Wine): the caller then reads the PEB.
+// by the characters it points to. Every Windows Go supports has it (Go
+// 1.26 needs Windows 10); Wine 8.0 does not, and there the command line is
+// left empty.
 func commandLine(h windows.Handle) (string, error) {
 	buf := make([]uint64, 512/8)
 	for attempt := 0; attempt < 3; attempt++ {
@@ -199,43 +196,6 @@ func commandLine(h windows.Handle) (string, error) {
 		return windows.UTF16ToString(unsafe.Slice(us.Buffer, us.Length/2)), nil
 	}
 	return "", nil
-}
-
-// commandLineFromPEB reads the command line out of the process's memory:
-// PEB → ProcessParameters → CommandLine. It needs PROCESS_VM_READ, which
-// other users' and protected processes refuse; that gives "". The offsets
-// are x/sys/windows' definitions, for a process of this exporter's
-// bitness (a 32-bit process on 64-bit Windows also has the 64-bit PEB).
-func commandLineFromPEB(pid uint32) string {
-	h, err := windows.OpenProcess(windows.PROCESS_QUERY_LIMITED_INFORMATION|windows.PROCESS_VM_READ, false, pid)
-	if err != nil {
-		return ""
-	}
-	defer windows.CloseHandle(h)
-	var pbi windows.PROCESS_BASIC_INFORMATION
-	if err := windows.NtQueryInformationProcess(h, windows.ProcessBasicInformation, unsafe.Pointer(&pbi), uint32(unsafe.Sizeof(pbi)), nil); err != nil || pbi.PebBaseAddress == nil {
-		return ""
-	}
-	var params uintptr
-	if !readRemote(h, uintptr(unsafe.Pointer(pbi.PebBaseAddress))+unsafe.Offsetof(windows.PEB{}.ProcessParameters), unsafe.Pointer(&params), unsafe.Sizeof(params)) || params == 0 {
-		return ""
-	}
-	var us windows.NTUnicodeString
-	if !readRemote(h, params+unsafe.Offsetof(windows.RTL_USER_PROCESS_PARAMETERS{}.CommandLine), unsafe.Pointer(&us), unsafe.Sizeof(us)) ||
-		us.Buffer == nil || us.Length == 0 {
-		return ""
-	}
-	chars := make([]uint16, us.Length/2)
-	if !readRemote(h, uintptr(unsafe.Pointer(us.Buffer)), unsafe.Pointer(&chars[0]), uintptr(us.Length)) {
-		return ""
-	}
-	return windows.UTF16ToString(chars)
-}
-
-// readRemote copies size bytes at addr in the process h into dst.
-func readRemote(h windows.Handle, addr uintptr, dst unsafe.Pointer, size uintptr) bool {
-	var n uintptr
-	return windows.ReadProcessMemory(h, addr, (*byte)(dst), size, &n) == nil && n == size
 }
 
 // kernelThread is false on Windows: its kernel work shows as the System

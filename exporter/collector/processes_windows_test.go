@@ -47,7 +47,7 @@ func TestProcessesFindsItself(t *testing.T) {
 		t.Fatal(err)
 	}
 	for round := range 2 { // the second round is served from the cache
-		procs, err := r.Processes(context.Background())
+		procs, _, err := r.Processes(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,13 +91,13 @@ func BenchmarkProcesses(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	procs, err := r.Processes(context.Background())
+	procs, _, err := r.Processes(context.Background())
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if procs, err = r.Processes(context.Background()); err != nil {
+		if procs, _, err = r.Processes(context.Background()); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -113,7 +113,7 @@ func BenchmarkProcessesCold(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := r.Processes(context.Background()); err != nil {
+		if _, _, err := r.Processes(context.Background()); err != nil {
 			b.Fatal(err)
 		}
 	}

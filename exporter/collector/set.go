@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/shirou/gopsutil/v4/host"
 
 	"github.com/prexmon/prexmon/exporter/snapshot"
 )
@@ -120,10 +119,6 @@ func NewSet(cfg Config, names []string) (*Set, error) {
 }
 
 func newSetOf(cfg Config, cs map[string]Collector) *Set {
-	// Process start times are boot time plus ticks; in containers gopsutil
-	// derives boot time from uptime, which jitters by a second, and would
-	// make every process look new (CPU percentages of zero, cache misses).
-	host.EnableBootTimeCache(true)
 	s := &Set{cfg: cfg, collectors: cs, running: map[string]bool{}}
 	for n := range cs {
 		s.names = append(s.names, n)
@@ -252,7 +247,8 @@ func (s *Set) assemble(start time.Time, got map[string]outcome, log bool) *Colle
 }
 
 // run executes one collector, turning a panic into an error so one broken
-// reader cannot take the exporter down.
+// reader cannot take the exporter down. The stack goes to the log; the
+// error, which archived snapshots carry, says only what panicked.
 func (s *Set) run(ctx context.Context, name string, out chan<- outcome) {
 	start := time.Now()
 	var (
@@ -261,7 +257,8 @@ func (s *Set) run(ctx context.Context, name string, out chan<- outcome) {
 	)
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+			s.cfg.Logger.Error("collector panicked", "collector", name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = fmt.Errorf("panic: %v", p)
 		}
 		s.mu.Lock()
 		delete(s.running, name)

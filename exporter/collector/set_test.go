@@ -3,6 +3,8 @@ package collector
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -109,10 +111,18 @@ func TestHungCollectorFailsAloneAndIsNotRestarted(t *testing.T) {
 func TestPanickingCollectorIsAFailure(t *testing.T) {
 	bad := &fakeCollector{fn: func(context.Context) (Result, error) { panic("boom") }}
 	failing := &fakeCollector{fn: func(context.Context) (Result, error) { return nil, errors.New("no such file") }}
-	s := newSetOf(DefaultConfig(), map[string]Collector{"bad": bad, "failing": failing, "good": ok(1)})
+	var logged strings.Builder
+	cfg := DefaultConfig()
+	cfg.Logger = slog.New(slog.NewTextHandler(&syncWriter{w: &logged}, nil))
+	s := newSetOf(cfg, map[string]Collector{"bad": bad, "failing": failing, "good": ok(1)})
 	c := collectWithin(t, s, 5*time.Second)
-	if st := statusOf(t, c, "bad"); st.Err == nil || !strings.Contains(st.Err.Error(), "boom") {
-		t.Fatalf("panicking collector status = %v", st.Err)
+	// The snapshot that is archived gets a short message; the stack goes
+	// to the log only.
+	if st := statusOf(t, c, "bad"); st.Err == nil || st.Err.Error() != "panic: boom" {
+		t.Fatalf("panicking collector status = %q, want %q", st.Err, "panic: boom")
+	}
+	if log := logged.String(); !strings.Contains(log, "collector panicked") || !strings.Contains(log, "goroutine") {
+		t.Fatalf("panic not logged with its stack: %s", log)
 	}
 	if st := statusOf(t, c, "failing"); st.Err == nil {
 		t.Fatal("failing collector reported success")
@@ -227,4 +237,16 @@ func TestJoinerWithEarlierDeadlineGetsPartialCollection(t *testing.T) {
 	if st := statusOf(t, c, "good"); st.Err != nil {
 		t.Fatalf("fast collector missing from the partial collection: %v", st.Err)
 	}
+}
+
+// syncWriter serialises writes from collector goroutines.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

@@ -49,8 +49,9 @@ type Host struct {
 	IPs             []string  `json:"ips"`
 }
 
-// CPU holds utilisation computed from the delta since the previous
-// collection; the first collection after start reports zero usage.
+// CPU holds utilisation averaged over at least the exporter's
+// --collector.cpu.min-window (over the time since start until that much has
+// passed), whatever the scrape pattern.
 type CPU struct {
 	Model         string    `json:"model"`
 	LogicalCores  int       `json:"logical_cores"`
@@ -135,8 +136,9 @@ type User struct {
 	State     string `json:"state,omitempty"`
 }
 
-// Process is one running process. CPUPercent is over the interval since the
-// previous collection (100 = one full core), zero for processes first seen.
+// Process is one running process. CPUPercent is averaged like CPU's (100 =
+// one full core); a process younger than that is measured from its first
+// sighting, or over its life if this is its first.
 type Process struct {
 	PID        int32     `json:"pid"`
 	PPID       int32     `json:"ppid"`

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prexmon/prexmon/archiver/intake"
 	"github.com/prexmon/prexmon/exporter/snapshot"
 )
 
@@ -24,7 +25,7 @@ func TestEncodeRealistic(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := snapshot.CheckRaw(b.JSON); err != nil {
+		if err := intake.CheckRaw(b.JSON); err != nil {
 			t.Fatalf("seed %d: CheckRaw: %v", seed, err)
 		}
 		dec := json.NewDecoder(bytes.NewReader(b.JSON))
@@ -49,7 +50,7 @@ func TestEncodeRealistic(t *testing.T) {
 		if plain, err := io.ReadAll(zr); err != nil || !bytes.Equal(plain, b.JSON) {
 			t.Fatalf("seed %d: gzip body does not round-trip: %v", seed, err)
 		}
-		if plain, err := snapshot.Decode(nil, snapshot.Zstd, b.Zstd, 16<<20); err != nil || !bytes.Equal(plain, b.JSON) {
+		if plain, err := intake.Decode(nil, snapshot.Zstd, b.Zstd, 16<<20); err != nil || !bytes.Equal(plain, b.JSON) {
 			t.Fatalf("seed %d: zstd body does not round-trip: %v", seed, err)
 		}
 		if r := b.ZstdRatio(); r < 3.5 || r > 6 {
@@ -239,7 +240,7 @@ func checkAgent(client *http.Client, target, accept, want string, validate bool)
 	if coding != want {
 		return fmt.Errorf("%s: Accept-Encoding %q answered with %q, want %q", target, accept, coding, want)
 	}
-	raw, err := snapshot.Decode(nil, coding, wire, 16<<20)
+	raw, err := intake.Decode(nil, coding, wire, 16<<20)
 	if err != nil {
 		return fmt.Errorf("%s: %w", target, err)
 	}
@@ -249,7 +250,7 @@ func checkAgent(client *http.Client, target, accept, want string, validate bool)
 	if !validate {
 		return nil
 	}
-	return snapshot.CheckRaw(raw)
+	return intake.CheckRaw(raw)
 }
 
 func TestFleetRejectsBusyAddress(t *testing.T) {
@@ -288,7 +289,7 @@ func BenchmarkCheckRawRealistic(b *testing.B) {
 	}
 	b.SetBytes(int64(len(body.JSON)))
 	for b.Loop() {
-		if err := snapshot.CheckRaw(body.JSON); err != nil {
+		if err := intake.CheckRaw(body.JSON); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -321,7 +322,7 @@ func BenchmarkCodingsRealistic(b *testing.B) {
 			b.SetBytes(int64(len(body.JSON)))
 			var out []byte
 			for b.Loop() {
-				if out, err = snapshot.Decode(out[:0], coding, enc, 16<<20); err != nil {
+				if out, err = intake.Decode(out[:0], coding, enc, 16<<20); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,4 +1,4 @@
-package snapshot
+package intake
 
 import "testing"
 

@@ -1,4 +1,4 @@
-package snapshot
+package intake
 
 import (
 	"bytes"
@@ -11,10 +11,12 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/prexmon/prexmon/exporter/snapshot"
 )
 
 func TestCheckRaw(t *testing.T) {
-	good, err := json.Marshal(Snapshot{SchemaVersion: SchemaVersion, CollectedAt: time.Now()})
+	good, err := json.Marshal(snapshot.Snapshot{SchemaVersion: snapshot.SchemaVersion, CollectedAt: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +185,7 @@ func referenceCheck(raw []byte) error {
 		return ErrNotSnapshot
 	}
 	v, err := n.Int64()
-	if err != nil || v < 1 || v > SchemaVersion {
+	if err != nil || v < 1 || v > snapshot.SchemaVersion {
 		return ErrNotSnapshot
 	}
 	return nil
@@ -216,9 +218,9 @@ func TestCheckRawAgreesWithEncodingJSON(t *testing.T) {
 	for _, s := range seeds {
 		sameVerdict(t, []byte(s))
 	}
-	s := Snapshot{SchemaVersion: SchemaVersion}
+	s := snapshot.Snapshot{SchemaVersion: snapshot.SchemaVersion}
 	for i := range 300 {
-		s.Processes = append(s.Processes, Process{PID: int32(i), Name: "wörker\t", Cmdline: strings.Repeat("--flag=\"value\" ", 20)})
+		s.Processes = append(s.Processes, snapshot.Process{PID: int32(i), Name: "wörker\t", Cmdline: strings.Repeat("--flag=\"value\" ", 20)})
 	}
 	raw, _ := json.Marshal(s)
 	for i := 0; i <= len(raw); i += 997 { // truncations land in every kind of token
@@ -235,9 +237,9 @@ func FuzzCheckRaw(f *testing.F) {
 }
 
 func BenchmarkCheckRaw100KB(b *testing.B) {
-	s := Snapshot{SchemaVersion: SchemaVersion}
+	s := snapshot.Snapshot{SchemaVersion: snapshot.SchemaVersion}
 	for i := range 300 {
-		s.Processes = append(s.Processes, Process{PID: int32(i), Name: "worker", Cmdline: strings.Repeat("--flag=value ", 20)})
+		s.Processes = append(s.Processes, snapshot.Process{PID: int32(i), Name: "worker", Cmdline: strings.Repeat("--flag=value ", 20)})
 	}
 	raw, _ := json.Marshal(s)
 	b.SetBytes(int64(len(raw)))
@@ -251,9 +253,9 @@ func BenchmarkCheckRaw100KB(b *testing.B) {
 // BenchmarkCheckRawNonASCII prices the UTF-8 check on a snapshot whose
 // command lines are mostly not ASCII (paths and arguments in Cyrillic).
 func BenchmarkCheckRawNonASCII(b *testing.B) {
-	s := Snapshot{SchemaVersion: SchemaVersion}
+	s := snapshot.Snapshot{SchemaVersion: snapshot.SchemaVersion}
 	for i := range 300 {
-		s.Processes = append(s.Processes, Process{PID: int32(i), Name: "обработчик", Cmdline: strings.Repeat("--флаг=значение ", 20)})
+		s.Processes = append(s.Processes, snapshot.Process{PID: int32(i), Name: "обработчик", Cmdline: strings.Repeat("--флаг=значение ", 20)})
 	}
 	raw, _ := json.Marshal(s)
 	b.SetBytes(int64(len(raw)))

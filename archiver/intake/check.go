@@ -1,4 +1,9 @@
-package snapshot
+// Package intake is what the archiver does to a body an agent sent, before
+// storing it verbatim: decode its content coding within a size limit
+// (Decode), check that it is one snapshot a strict reader can read
+// (CheckRaw), and read the few top-level values it needs without decoding
+// the rest (CollectedAtRaw, TopLevelValue).
+package intake
 
 import (
 	"bytes"
@@ -10,6 +15,8 @@ import (
 	"strconv"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/prexmon/prexmon/exporter/snapshot"
 )
 
 // ErrNotSnapshot is wrapped by CheckRaw's errors so callers can count
@@ -58,8 +65,8 @@ func CheckRaw(raw []byte) error {
 	if err != nil {
 		return err
 	}
-	if v < 1 || v > SchemaVersion {
-		return fmt.Errorf("%w: unsupported schema_version %d (this build reads 1..%d)", ErrNotSnapshot, v, SchemaVersion)
+	if v < 1 || v > snapshot.SchemaVersion {
+		return fmt.Errorf("%w: unsupported schema_version %d (this build reads 1..%d)", ErrNotSnapshot, v, snapshot.SchemaVersion)
 	}
 	return nil
 }
