@@ -119,12 +119,16 @@ func svcStatus(st winsvc.State) svc.Status {
 }
 
 // runningAsService asks x/sys/windows/svc, which requires the parent to be
-// services.exe in session 0. Wine runs services.exe in session 1, so a
-// child of services.exe counts too: that lets the Wine test exercise the
-// service path, and no interactive program has services.exe as parent.
+// services.exe in session 0. Only under Wine, which runs services.exe in
+// session 1, does a child of services.exe count too: that lets the Wine
+// test exercise the service path, while on Windows the answer is the one
+// the service manager's own rules give.
 func runningAsService() bool {
-	if ok, err := svc.IsWindowsService(); err == nil && ok {
-		return true
+	if ok, err := svc.IsWindowsService(); err != nil || ok {
+		return ok
+	}
+	if !underWine() {
+		return false
 	}
 	h, err := windows.OpenProcess(windows.PROCESS_QUERY_LIMITED_INFORMATION, false, uint32(os.Getppid()))
 	if err != nil {
@@ -137,6 +141,11 @@ func runningAsService() bool {
 		return false
 	}
 	return strings.EqualFold(filepath.Base(windows.UTF16ToString(buf[:n])), "services.exe")
+}
+
+// underWine reports whether ntdll is Wine's, which exports wine_get_version.
+func underWine() bool {
+	return windows.NewLazySystemDLL("ntdll.dll").NewProc("wine_get_version").Find() == nil
 }
 
 // programData is where services keep data (%ProgramData%, C:\ProgramData).
