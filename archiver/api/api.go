@@ -178,6 +178,8 @@ func (a *api) handler() http.Handler {
 	mux.Handle("GET /api/v1/snapshots/{ip}/latest", a.query("latest", a.limited(a.latest)))
 	mux.Handle("GET /api/v1/files", a.query("files", a.limited(a.files)))
 	mux.Handle("GET /api/v1/agents", a.query("agents", a.agents))
+	mux.Handle("GET /api/v1/search", a.query("search", a.limited(a.search)))
+	mux.Handle("GET /api/v1/diff/{ip}", a.query("diff", a.limited(a.diff)))
 	mux.HandleFunc("POST /api/v1/snapshots", a.push)
 	mux.HandleFunc("POST /upload", a.push)
 	mux.Handle("/api/v1/", a.query("unknown", func(w http.ResponseWriter, r *http.Request) {
