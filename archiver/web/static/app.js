@@ -185,7 +185,7 @@ $("#search-form").addEventListener("submit", async (ev) => {
     }
     table.hidden = body.data.length === 0;
     const warn = (body.warnings || []).join("; ");
-    $("#search-summary").textContent = `${body.data.length} agents matched on ${params.get("date")}` + (warn ? ` (${warn})` : "");
+    $("#search-summary").textContent = `${body.data.length} agent${body.data.length === 1 ? "" : "s"} matched on ${params.get("date")}` + (warn ? ` (${warn})` : "");
     table.dataset.count = String(body.data.length);
     status("");
   } catch (err) {
@@ -366,7 +366,7 @@ function renderProcesses() {
   shown.sort(sorters[view.sort]);
   const rows = shown.map((p) => {
     const tr = row([td(p.pid, "num"), td(p.name), td(p.user), td((p.cpu_percent || 0).toFixed(1), "num"),
-      td(fmtBytes(p.rss_bytes), "num"), td(fmtTime(p.started_at)), td(p.cmdline, "cmd")]);
+      td(fmtBytes(p.rss_bytes), "num"), td(fmtTime(p.started_at), "time"), td(p.cmdline, "cmd")]);
     if (view.started.has(p.pid + "@" + p.started_at)) tr.className = "started";
     return tr;
   });
