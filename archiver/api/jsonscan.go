@@ -24,6 +24,20 @@ func skipWS(b []byte, i int) int {
 // or -1. It jumps from quote to quote, so long command lines cost a
 // vectorised byte search rather than a loop over every byte.
 func skipStr(b []byte, i int) int {
+	// Most strings (keys, states, users) are short: a plain loop finds
+	// their end before a vectorised search would have started.
+	for j := i + 1; j < len(b) && j < i+16; j++ {
+		switch b[j] {
+		case '"':
+			return j + 1
+		case '\\':
+			return skipStrSlow(b, i)
+		}
+	}
+	return skipStrSlow(b, i)
+}
+
+func skipStrSlow(b []byte, i int) int {
 	j := i + 1
 	for {
 		k := bytes.IndexByte(b[j:], '"')
@@ -141,10 +155,12 @@ func field(b []byte, i int, key string) (vs, ve int, ok bool) {
 	return vs, ve, ok
 }
 
-// eachElem calls fn with the span of every element of the array at b[i]
-// ('['), until fn returns false. It reports whether the array was walked
-// (false for anything but an array, null included).
-func eachElem(b []byte, i int, fn func(s, e int) bool) bool {
+// eachElem walks the array at b[i] ('['): fn gets the start of each
+// element and returns the index just past it (or -1), so an element is
+// read once, by the caller's own walk, not skipped first and read again.
+// It reports whether the whole array was walked (false for anything but an
+// array, null included).
+func eachElem(b []byte, i int, fn func(s int) int) bool {
 	if i >= len(b) || b[i] != '[' {
 		return false
 	}
@@ -153,12 +169,9 @@ func eachElem(b []byte, i int, fn func(s, e int) bool) bool {
 		return true
 	}
 	for {
-		e := skipVal(b, i)
+		e := fn(i)
 		if e < 0 {
 			return false
-		}
-		if !fn(i, e) {
-			return true
 		}
 		i = skipWS(b, e)
 		if i >= len(b) {

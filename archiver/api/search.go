@@ -310,9 +310,9 @@ func (s *searcher) line(line []byte) error {
 	}
 	s.found = false
 	if s.q.re != nil {
-		eachElem(line, vs, func(es, ee int) bool { s.process(line[es:ee]); return true })
+		eachElem(line, vs, func(es int) int { return s.process(line, es) })
 	} else {
-		eachElem(line, vs, func(es, ee int) bool { s.session(line[es:ee]); return true })
+		eachElem(line, vs, func(es int) int { return s.session(line, es) })
 	}
 	if !s.found {
 		return nil
@@ -332,27 +332,31 @@ func (s *searcher) line(line []byte) error {
 	return nil
 }
 
-// process checks one element of processes against the pattern.
-func (s *searcher) process(obj []byte) {
+// process checks the element of processes at line[at] against the
+// pattern and returns the index just past it.
+func (s *searcher) process(line []byte, at int) int {
 	var name, cmd, pid, started []byte
-	eachField(obj, 0, func(k []byte, vs, ve int) bool {
+	end := eachField(line, at, func(k []byte, vs, ve int) bool {
 		switch string(k) {
 		case "name":
-			name = obj[vs:ve]
+			name = line[vs:ve]
 		case "cmdline":
-			cmd = obj[vs:ve]
+			cmd = line[vs:ve]
 		case "pid":
-			pid = obj[vs:ve]
+			pid = line[vs:ve]
 		case "started_at":
-			started = obj[vs:ve]
+			started = line[vs:ve]
 		}
 		return true
 	})
-	if !s.matches(name) && !s.matches(cmd) {
-		return
+	if end < 0 {
+		return end
 	}
-	s.found = true
-	s.example(obj, pid, started)
+	if s.matches(name) || s.matches(cmd) {
+		s.found = true
+		s.example(line[at:end], pid, started)
+	}
+	return end
 }
 
 // matches runs the pattern on a raw JSON string, through the memo.
@@ -372,25 +376,29 @@ func (s *searcher) matches(tok []byte) bool {
 	return m
 }
 
-// session checks one element of users against the user name.
-func (s *searcher) session(obj []byte) {
+// session checks the element of users at line[at] against the user name
+// and returns the index just past it.
+func (s *searcher) session(line []byte, at int) int {
 	var user, term, started []byte
-	eachField(obj, 0, func(k []byte, vs, ve int) bool {
+	end := eachField(line, at, func(k []byte, vs, ve int) bool {
 		switch string(k) {
 		case "user":
-			user = obj[vs:ve]
+			user = line[vs:ve]
 		case "terminal":
-			term = obj[vs:ve]
+			term = line[vs:ve]
 		case "started_at":
-			started = obj[vs:ve]
+			started = line[vs:ve]
 		}
 		return true
 	})
-	if v, ok := strValue(user, &s.buf); !ok || !bytes.Equal(v, s.q.user) {
-		return
+	if end < 0 {
+		return end
 	}
-	s.found = true
-	s.example(obj, term, started)
+	if v, ok := strValue(user, &s.buf); ok && bytes.Equal(v, s.q.user) {
+		s.found = true
+		s.example(line[at:end], term, started)
+	}
+	return end
 }
 
 // example keeps obj as an example unless the agent has enough or already
