@@ -182,7 +182,7 @@ func (a *api) search(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, errUnavailable, "storage is not available")
 		return
 	}
-	hits, err := searchStore(r.Context(), a.o.Store, q, runtime.GOMAXPROCS(0))
+	hits, matched, err := searchStore(r.Context(), a.o.Store, q, runtime.GOMAXPROCS(0))
 	if err != nil {
 		if r.Context().Err() != nil {
 			return // the client is gone
@@ -192,9 +192,8 @@ func (a *api) search(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var warnings []string
-	if len(hits) > q.limit {
-		warnings = append(warnings, fmt.Sprintf("%d agents matched; showing the first %d by address (raise limit= to see more)", len(hits), q.limit))
-		hits = hits[:q.limit]
+	if matched > len(hits) {
+		warnings = append(warnings, fmt.Sprintf("%d agents matched; showing the first %d by address (raise limit= to see more)", matched, len(hits)))
 	}
 	writeJSON(w, http.StatusOK, struct {
 		Status   string      `json:"status"`
@@ -204,11 +203,20 @@ func (a *api) search(w http.ResponseWriter, r *http.Request) {
 }
 
 // searchStore runs q over every address's day with the given number of
-// workers and returns the hits sorted by address.
-func searchStore(ctx context.Context, st *store.Store, q searchQuery, workers int) ([]SearchHit, error) {
+// workers and returns the first q.limit hits by address and how many
+// agents matched in all. Hits past the limit are dropped as the search
+// goes, so their examples never pile up in memory.
+func searchStore(ctx context.Context, st *store.Store, q searchQuery, workers int) ([]SearchHit, int, error) {
 	addrs, err := st.Addrs()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
+	}
+	limit := q.limit
+	if limit <= 0 {
+		limit = defaultSearchAgents
+	}
+	byAddr := func(a, b SearchHit) int {
+		return netip.MustParseAddr(a.IP).Compare(netip.MustParseAddr(b.IP))
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -217,6 +225,7 @@ func searchStore(ctx context.Context, st *store.Store, q searchQuery, workers in
 	var (
 		mu       sync.Mutex
 		hits     []SearchHit
+		matched  int
 		firstErr error
 		wg       sync.WaitGroup
 	)
@@ -233,7 +242,13 @@ func searchStore(ctx context.Context, st *store.Store, q searchQuery, workers in
 					firstErr = fmt.Errorf("search %s: %w", ip, err)
 					cancel()
 				case found:
+					matched++
 					hits = append(hits, hit)
+					if len(hits) >= 2*limit {
+						slices.SortFunc(hits, byAddr)
+						clear(hits[limit:])
+						hits = hits[:limit]
+					}
 				}
 				mu.Unlock()
 			}
@@ -250,18 +265,19 @@ feed:
 	close(jobs)
 	wg.Wait()
 	if firstErr != nil {
-		return nil, firstErr
+		return nil, 0, firstErr
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	slices.SortFunc(hits, func(a, b SearchHit) int {
-		return netip.MustParseAddr(a.IP).Compare(netip.MustParseAddr(b.IP))
-	})
+	slices.SortFunc(hits, byAddr)
+	if len(hits) > limit {
+		hits = hits[:limit]
+	}
 	if hits == nil {
 		hits = []SearchHit{}
 	}
-	return hits, nil
+	return hits, matched, nil
 }
 
 // searcher is one worker's state, reused from agent to agent.

@@ -107,7 +107,7 @@ func BenchmarkSearch(b *testing.B) {
 				{"process=(?i)XMRIG|minerd", searchQuery{re: regexp.MustCompile(`(?i)XMRIG|minerd`)}},
 				{"user=mallory", searchQuery{user: []byte("mallory")}},
 			} {
-				c.q.date = today
+				c.q.date, c.q.limit = today, defaultSearchAgents
 				if c.q.re != nil {
 					c.q.needle = literalNeedle(c.q.re)
 				} else {
@@ -116,7 +116,7 @@ func BenchmarkSearch(b *testing.B) {
 				b.Run(c.name, func(b *testing.B) {
 					b.SetBytes(size)
 					for b.Loop() {
-						hits, err := searchStore(context.Background(), st, c.q, runtime.GOMAXPROCS(0))
+						hits, _, err := searchStore(context.Background(), st, c.q, runtime.GOMAXPROCS(0))
 						if err != nil {
 							b.Fatal(err)
 						}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -224,5 +225,29 @@ func TestSearchNeedsReadToken(t *testing.T) {
 		if r := f.do(t, "GET", p, nil, map[string]string{"Authorization": "Bearer " + readToken}); r.code == 401 {
 			t.Errorf("%s with the read token: 401", p)
 		}
+	}
+}
+
+// TestSearchKeepsFirstAgents checks that hits past the limit are dropped
+// while searching, whatever order the workers finish in, and counted.
+func TestSearchKeepsFirstAgents(t *testing.T) {
+	files := map[string][]byte{}
+	for i := 9; i >= 1; i-- {
+		ip := fmt.Sprintf("10.0.1.%d", i)
+		files[ip+"/2026-11-27.jsonl"] = storedLine(t, ip, today, snapshot.Snapshot{SchemaVersion: 1, Processes: []snapshot.Process{proc(1, "sshd", "sshd -D", today)}})
+	}
+	f := fileFixture(t, files)
+	for _, workers := range []int{1, 3} {
+		hits, matched, err := searchStore(t.Context(), f.store, searchQuery{date: today, re: regexp.MustCompile("sshd"), limit: 2}, workers)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if matched != 9 || len(hits) != 2 || hits[0].IP != "10.0.1.1" || hits[1].IP != "10.0.1.2" {
+			t.Errorf("workers=%d: matched %d, hits %+v; want 9 and the first two addresses", workers, matched, hits)
+		}
+	}
+	r := f.do(t, "GET", "/api/v1/search?date=2026-11-27&process=sshd&limit=3", nil, nil)
+	if !bytes.Contains(r.body, []byte(`"9 agents matched; showing the first 3`)) {
+		t.Errorf("warning missing: %s", r.body)
 	}
 }
