@@ -211,6 +211,7 @@ async function showAgent(ip, at) {
   if (view.ip !== ip) {
     view.ip = ip;
     view.snap = null;
+    for (const sel of ["#moment", "#cmp-moment"]) $(sel).replaceChildren();
     $("#agent-title").textContent = ip;
     document.title = ip + " · prexmon archive";
     status("loading days…");
