@@ -35,6 +35,7 @@ import (
 	"github.com/prexmon/prexmon/archiver/scrape"
 	"github.com/prexmon/prexmon/archiver/store"
 	"github.com/prexmon/prexmon/archiver/targets"
+	page "github.com/prexmon/prexmon/archiver/web"
 )
 
 func main() {
@@ -202,18 +203,18 @@ func serve(logger *slog.Logger, reg *prometheus.Registry, st *store.Store, cfg *
 	rl.succeeded()
 	rl.lastSum = cfgSum
 
-	landing, err := web.NewLandingPage(web.LandingConfig{
-		Name:        "prexmon archiver",
-		Description: "Archives the snapshots of prexmon agents",
-		Version:     version.Info(),
-		Links: []web.LandingLinks{
-			{Address: "/api/v1/agents", Text: "Agents", Description: "Registered agents and their health"},
-			{Address: "/api/v1/files", Text: "Files", Description: "Stored day files"},
+	landing, err := page.Handler(page.Options{
+		Version: version.Version,
+		Links: []page.Link{
+			{Address: "/api/v1/agents", Text: "Agents (JSON)"},
+			{Address: "/api/v1/files", Text: "Files (JSON)"},
 			{Address: "/metrics", Text: "Metrics"},
+			{Address: "/readyz", Text: "Ready"},
+			{Address: "/healthz", Text: "Healthy"},
 		},
 	})
 	if err != nil {
-		logger.Error("landing page", "err", err)
+		logger.Error("web page", "err", err)
 		mgr.Stop()
 		return 1
 	}

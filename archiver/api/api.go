@@ -64,7 +64,8 @@ type Options struct {
 	// Metrics serves /metrics, open to all like the health endpoints
 	// (nil: not served).
 	Metrics http.Handler
-	// Landing serves GET /, behind the read tokens (nil: not served).
+	// Landing serves the web page: GET / and GET /static/…, open to all
+	// since it holds no data (nil: not served).
 	Landing http.Handler
 	// EnableLifecycle allows POST and PUT /-/reload (--web.enable-lifecycle);
 	// without it they answer 403, as Prometheus does.
@@ -178,6 +179,8 @@ func (a *api) handler() http.Handler {
 	mux.Handle("GET /api/v1/snapshots/{ip}/latest", a.query("latest", a.limited(a.latest)))
 	mux.Handle("GET /api/v1/files", a.query("files", a.limited(a.files)))
 	mux.Handle("GET /api/v1/agents", a.query("agents", a.agents))
+	mux.Handle("GET /api/v1/search", a.query("search", a.limited(a.search)))
+	mux.Handle("GET /api/v1/diff/{ip}", a.query("diff", a.limited(a.diff)))
 	mux.HandleFunc("POST /api/v1/snapshots", a.push)
 	mux.HandleFunc("POST /upload", a.push)
 	mux.Handle("/api/v1/", a.query("unknown", func(w http.ResponseWriter, r *http.Request) {
@@ -192,7 +195,12 @@ func (a *api) handler() http.Handler {
 		mux.Handle("/metrics", a.o.Metrics)
 	}
 	if a.o.Landing != nil {
-		mux.Handle("GET /{$}", a.readOnly(a.o.Landing))
+		// The page and its files hold no data and are open, like the
+		// login page of any web application: a browser cannot send a
+		// bearer token when it navigates. Everything the page shows comes
+		// from the query endpoints, which keep asking for the token.
+		mux.Handle("GET /{$}", a.o.Landing)
+		mux.Handle("GET /static/", a.o.Landing)
 	}
 	if a.o.EnablePprof {
 		// Profiles, as Prometheus serves them, for finding what limits a

@@ -37,6 +37,11 @@ func (a *api) day(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, errBadData, err.Error())
 		return
 	}
+	timesOnly, err := dayFields(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, errBadData, err.Error())
+		return
+	}
 	if a.o.Store == nil {
 		writeError(w, http.StatusServiceUnavailable, errUnavailable, "storage is not available")
 		return
@@ -48,6 +53,7 @@ func (a *api) day(w http.ResponseWriter, r *http.Request) {
 		streamBufs.Put(bw)
 	}()
 	started := false
+	var short []byte
 	start := func() {
 		started = true
 		w.Header().Set("Content-Type", "application/json")
@@ -56,6 +62,13 @@ func (a *api) day(w http.ResponseWriter, r *http.Request) {
 		bw.WriteString(`{"status":"success","data":[`)
 	}
 	err = a.o.Store.ReadDay(r.Context(), ip, date, q, func(line []byte) error {
+		if timesOnly {
+			var ok bool
+			if short, ok = appendTimeOnly(short[:0], line); !ok {
+				return nil
+			}
+			line = short
+		}
 		if !started {
 			start()
 		} else {

@@ -77,8 +77,9 @@ func TestWrongMethod(t *testing.T) {
 }
 
 // TestReadTokensCoverEverythingButProbes checks which endpoints the read
-// tokens guard: queries, the web page, profiles and reload; never the
-// metrics and probes Prometheus and orchestrators call.
+// tokens guard: queries, profiles and reload; never the metrics and probes
+// Prometheus and orchestrators call, nor the web page's shell, which holds
+// no data and fetches everything it shows from the guarded queries.
 func TestReadTokensCoverEverythingButProbes(t *testing.T) {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
 	f := newFixture(t, func(o *Options) {
@@ -93,7 +94,9 @@ func TestReadTokensCoverEverythingButProbes(t *testing.T) {
 		method, path string
 		guarded      bool
 	}{
-		{"GET", "/", true},
+		{"GET", "/", false},
+		{"GET", "/static/app.js", false},
+		{"GET", "/api/v1/search?date=2026-11-27&process=x", true},
 		{"GET", "/debug/pprof/", true},
 		{"GET", "/debug/pprof/cmdline", true},
 		{"POST", "/-/reload", true},
