@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -73,6 +74,10 @@ func runMain() int {
 				Default("false").Bool()
 		enablePprof = app.Flag("web.enable-pprof", "Serve Go profiles under /debug/pprof/ (behind the read tokens when set).").
 				Default("false").Bool()
+		shardCount = app.Flag("shard.count", "Number of archivers sharing the target list; each scrapes only the targets whose Prometheus hashmod of the address equals its --shard.index.").
+				Default("1").Uint64()
+		shardIndex = app.Flag("shard.index", "This archiver's shard, from 0 to --shard.count-1.").
+				Default("0").Uint64()
 		toolkitFlags = kingpinflag.AddFlags(app, ":5000")
 	)
 	logConfig := &promslog.Config{}
@@ -102,6 +107,10 @@ func runMain() int {
 		logger.Error("bad --storage.compress-after", "err", err)
 		return 2
 	}
+	if *shardCount == 0 || *shardIndex >= *shardCount {
+		logger.Error("--shard.index must be below --shard.count, and --shard.count at least 1", "shard_count", *shardCount, "shard_index", *shardIndex)
+		return 2
+	}
 	cfgSum := fileSum(*configFile)
 	cfg, err := config.Load(*configFile)
 	if err != nil {
@@ -114,6 +123,7 @@ func runMain() int {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		versioncollector.NewCollector("archiver"),
+		shardInfo(*shardCount, *shardIndex),
 	)
 
 	fdLimit := fileLimit()
@@ -140,6 +150,8 @@ func runMain() int {
 		maxConns:        *maxConns,
 		enableLifecycle: *enableLifecycle,
 		enablePprof:     *enablePprof,
+		shardCount:      *shardCount,
+		shardIndex:      *shardIndex,
 	}
 	st, err := store.Open(*storagePath, store.Options{
 		SyncInterval:  *syncInterval,
@@ -182,6 +194,23 @@ type webOptions struct {
 	maxConns        int
 	enableLifecycle bool
 	enablePprof     bool
+	shardCount      uint64
+	shardIndex      uint64
+}
+
+// shardInfo exposes the flags, so a dashboard can check that every index of
+// a sharded fleet is running exactly once.
+func shardInfo(count, index uint64) prometheus.Collector {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "archiver_shard_info",
+		Help: "Constant 1, labelled with this archiver's --shard.count and --shard.index.",
+		ConstLabels: prometheus.Labels{
+			"count": strconv.FormatUint(count, 10),
+			"index": strconv.FormatUint(index, 10),
+		},
+	})
+	g.Set(1)
+	return g
 }
 
 // serve runs scraping, discovery and the HTTP server until a signal or a
@@ -295,7 +324,7 @@ func serve(logger *slog.Logger, reg *prometheus.Registry, st *store.Store, cfg *
 		for {
 			select {
 			case ts := <-disc.Updates():
-				mgr.Sync(ts)
+				mgr.Sync(targets.Shard(ts, wo.shardCount, wo.shardIndex))
 				rl.synced()
 			case <-ctx.Done():
 				return nil
