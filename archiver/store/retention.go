@@ -36,7 +36,7 @@ func (s *Store) maintain(opts Options) {
 		if opts.RetentionSize > 0 {
 			overToday = !s.applySizeRetention(now)
 		}
-		if opts.CompressAfter > 0 {
+		if opts.CompressAfter > 0 && opts.Bucket == nil {
 			s.compressDays(now)
 		}
 	}
