@@ -30,6 +30,7 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+	"github.com/thanos-io/objstore"
 
 	"github.com/prexmon/prexmon/archiver/api"
 	"github.com/prexmon/prexmon/archiver/config"
@@ -74,6 +75,14 @@ func runMain() int {
 				Default("false").Bool()
 		enablePprof = app.Flag("web.enable-pprof", "Serve Go profiles under /debug/pprof/ (behind the read tokens when set).").
 				Default("false").Bool()
+		remoteConfig = app.Flag("storage.remote.config.file", "Object storage for closed segments, in the Thanos bucket-config format (type: S3|GCS|AZURE|FILESYSTEM|…, config: {…}); empty = local disk only.").
+				Default("").String()
+		remoteID = app.Flag("storage.remote.id", "This archiver's name in object names, so archivers storing the same agent and day never write the same object (default: the host name).").
+				Default("").String()
+		segmentMaxAge = app.Flag("storage.segment.max-age", "How long a local segment stays open before it is closed and uploaded (with --storage.remote.config.file).").
+				Default("1h").Duration()
+		localRetention = app.Flag("storage.local-retention", "How long closed, uploaded segments stay on local disk (with --storage.remote.config.file).").
+				Default("48h").Duration()
 		shardCount = app.Flag("shard.count", "Number of archivers sharing the target list; each scrapes only the targets whose Prometheus hashmod of the address equals its --shard.index.").
 				Default("1").Uint64()
 		shardIndex = app.Flag("shard.index", "This archiver's shard, from 0 to --shard.count-1.").
@@ -153,15 +162,39 @@ func runMain() int {
 		shardCount:      *shardCount,
 		shardIndex:      *shardIndex,
 	}
+	var bucket objstore.Bucket
+	if *remoteConfig != "" {
+		conf, err := os.ReadFile(*remoteConfig)
+		if err != nil {
+			logger.Error("cannot read --storage.remote.config.file", "err", err)
+			return 1
+		}
+		if bucket, err = store.NewBucket(conf, logger.With("component", "objstore")); err != nil {
+			logger.Error("cannot open object storage", "file", *remoteConfig, "err", err)
+			return 1
+		}
+		defer bucket.Close()
+		if *remoteID == "" {
+			if *remoteID, err = os.Hostname(); err != nil {
+				logger.Error("no --storage.remote.id and no host name", "err", err)
+				return 2
+			}
+		}
+		logger.Info("closed segments go to object storage", "provider", bucket.Provider(), "bucket", bucket.Name(), "remote_id", store.RemoteID(*remoteID))
+	}
 	st, err := store.Open(*storagePath, store.Options{
-		SyncInterval:  *syncInterval,
-		MaxOpenFiles:  *maxOpenFiles,
-		Retention:     time.Duration(keep),
-		RetentionSize: int64(*retentionSize),
-		CompressAfter: time.Duration(compress),
-		SyncFiles:     *syncMethod == "fdatasync",
-		Logger:        logger.With("component", "store"),
-		Registerer:    reg,
+		Bucket:         bucket,
+		RemoteID:       *remoteID,
+		SegmentMaxAge:  *segmentMaxAge,
+		LocalRetention: *localRetention,
+		SyncInterval:   *syncInterval,
+		MaxOpenFiles:   *maxOpenFiles,
+		Retention:      time.Duration(keep),
+		RetentionSize:  int64(*retentionSize),
+		CompressAfter:  time.Duration(compress),
+		SyncFiles:      *syncMethod == "fdatasync",
+		Logger:         logger.With("component", "store"),
+		Registerer:     reg,
 	})
 	if err != nil {
 		logger.Error("cannot open storage", "path", *storagePath, "err", err)
