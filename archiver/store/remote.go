@@ -20,6 +20,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/thanos-io/objstore"
 	"github.com/thanos-io/objstore/client"
 )
@@ -402,10 +403,13 @@ func (s *Store) uploadPending(ctx context.Context) {
 	}
 	s.setLag(pending)
 	var (
-		wg     sync.WaitGroup
-		mu     sync.Mutex
-		failed bool
-		done   = make([]bool, len(pending))
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		failed    bool
+		done      = make([]bool, len(pending))
+		nUploaded int
+		start     = time.Now()
+		before    = counterValue(s.rm.uploadedBytes)
 	)
 	slots := make(chan struct{}, uploadWorkers)
 	for i, d := range pending {
@@ -422,6 +426,10 @@ func (s *Store) uploadPending(ctx context.Context) {
 			err := s.upload(ctx, d)
 			mu.Lock()
 			defer mu.Unlock()
+			if err != nil && ctx.Err() != nil {
+				failed = true // stopping: the part is uploaded at the next start
+				return
+			}
 			if err != nil {
 				s.rm.uploads.WithLabelValues("failure").Inc()
 				s.log.Error("remote: upload failed; retried later", "file", path.Join(d.dir, d.name), "err", err)
@@ -429,6 +437,7 @@ func (s *Store) uploadPending(ctx context.Context) {
 				return
 			}
 			s.rm.uploads.WithLabelValues("success").Inc()
+			nUploaded++
 			done[i] = true
 			var waiting []dayEntry
 			for j, p := range pending {
@@ -440,6 +449,20 @@ func (s *Store) uploadPending(ctx context.Context) {
 		}()
 	}
 	wg.Wait()
+	if nUploaded > 0 {
+		sent := counterValue(s.rm.uploadedBytes) - before
+		took := time.Since(start)
+		s.log.Info("uploaded segments", "segments", nUploaded, "waiting", len(pending)-nUploaded, "bytes", int64(sent), "duration", took.Round(time.Millisecond), "mb_per_second", fmt.Sprintf("%.1f", sent/1e6/took.Seconds()))
+	}
+}
+
+// counterValue reads a counter's value.
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return 0
+	}
+	return m.GetCounter().GetValue()
 }
 
 func (s *Store) setLag(pending []dayEntry) {

@@ -81,7 +81,8 @@ type Options struct {
 	// (default 48h) before they are read from the bucket only.
 	LocalRetention time.Duration
 	// CloseUploadTimeout bounds how long Close waits to upload the
-	// segments it closes (default 30s); the rest go at the next start.
+	// segments it closes (default 10s, well inside a service manager's
+	// stop timeout); the rest go at the next start.
 	CloseUploadTimeout time.Duration
 }
 
@@ -157,7 +158,7 @@ func Open(dir string, opts Options) (*Store, error) {
 			opts.LocalRetention = 48 * time.Hour
 		}
 		if opts.CloseUploadTimeout <= 0 {
-			opts.CloseUploadTimeout = 30 * time.Second
+			opts.CloseUploadTimeout = 10 * time.Second
 		}
 		opts.RemoteID = RemoteID(opts.RemoteID)
 	}
