@@ -172,9 +172,11 @@ func newRemoteMetrics(reg prometheus.Registerer) (*remoteMetrics, error) {
 }
 
 // uploadWorkers compress and upload segments at once: at the hour marks
-// thousands of segments close together, and one core compresses only
-// about 230 MB/s.
-const uploadWorkers = 2
+// thousands of segments close together, one core compresses only about
+// 230 MB/s, and each PUT waits on the network. Four uploaded 13 MB/s
+// (compressed) beside 1,000 scrapes/s on a shared 2-core machine, two
+// 11 MB/s.
+const uploadWorkers = 4
 
 // remoteEvery is how often segments are closed, uploaded and pruned; a
 // variable so tests need not wait.
