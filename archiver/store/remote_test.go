@@ -304,3 +304,26 @@ func TestManifestNameRoundTrip(t *testing.T) {
 		t.Errorf("RemoteID = %q", id)
 	}
 }
+
+// Size retention never deletes a segment whose only copy is local.
+func TestRemoteSizeRetentionKeepsPending(t *testing.T) {
+	fastRemote(t)
+	bkt := testBucket(t)
+	bkt.down.Store(true)
+	ip := netip.MustParseAddr("10.0.0.1")
+	old := time.Now().UTC().AddDate(0, 0, -2).Truncate(24 * time.Hour)
+	reg := prometheus.NewRegistry()
+	s := openTest(t, t.TempDir(), Options{Bucket: bkt, RemoteID: "a", RetentionSize: 1, Registerer: reg})
+	appendN(t, s, ip, old, 0, 20)
+	waitFor(t, "the segment to close", func() bool { return metricValue(t, reg, "archiver_remote_pending_segments") == 1 })
+	s.applySizeRetention(time.Now())
+	checkSeqs(t, "pending segment after size retention", seqs(t, readAll(t, s, ip, old, Query{})), 0, 20)
+	bkt.down.Store(false)
+	waitFor(t, "the upload", func() bool { return len(manifests(t, bkt)) == 1 })
+	waitFor(t, "the marker", func() bool { return len(s.localMarkers(dirName(ip))) == 1 })
+	s.applySizeRetention(time.Now())
+	if fs, _ := s.localFiles(ip); len(fs) != 0 {
+		t.Errorf("uploaded segment kept past the size limit: %+v", fs)
+	}
+	checkSeqs(t, "from the bucket after size retention", seqs(t, readAll(t, s, ip, old, Query{})), 0, 20)
+}
