@@ -3,9 +3,11 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/netip"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -326,4 +328,58 @@ func TestRemoteSizeRetentionKeepsPending(t *testing.T) {
 		t.Errorf("uploaded segment kept past the size limit: %+v", fs)
 	}
 	checkSeqs(t, "from the bucket after size retention", seqs(t, readAll(t, s, ip, old, Query{})), 0, 20)
+}
+
+// countingBucket records how many downloads run at once; each waits until
+// another one starts (or a deadline), so serial reads show as 1.
+type countingBucket struct {
+	objstore.Bucket
+	mu                  sync.Mutex
+	inflight, maxFlight int
+	started             chan struct{}
+}
+
+func (b *countingBucket) Get(ctx context.Context, name string) (io.ReadCloser, error) {
+	b.mu.Lock()
+	b.inflight++
+	b.maxFlight = max(b.maxFlight, b.inflight)
+	b.mu.Unlock()
+	select {
+	case b.started <- struct{}{}:
+	default:
+	}
+	select {
+	case <-b.started:
+	case <-time.After(time.Second):
+	}
+	defer func() {
+		b.mu.Lock()
+		b.inflight--
+		b.mu.Unlock()
+	}()
+	return b.Bucket.Get(ctx, name)
+}
+
+// A day of several segments is downloaded a few segments ahead of the
+// one being read, and still read in order.
+func TestRemoteDayPrefetches(t *testing.T) {
+	fastRemote(t)
+	bkt := testBucket(t)
+	ip := netip.MustParseAddr("10.0.0.1")
+	old := time.Now().UTC().AddDate(0, 0, -2).Truncate(24 * time.Hour)
+	a := openTest(t, t.TempDir(), Options{Bucket: bkt, RemoteID: "a", LocalRetention: time.Nanosecond})
+	const segments = 6
+	for k := range segments {
+		appendN(t, a, ip, old, k*10, 10)
+		waitFor(t, fmt.Sprintf("segment %d", k), func() bool { return len(manifests(t, bkt)) == k+1 })
+	}
+	a.Close()
+	cb := &countingBucket{Bucket: bkt, started: make(chan struct{})}
+	b := openTest(t, t.TempDir(), Options{Bucket: cb, RemoteID: "b"})
+	checkSeqs(t, "six segments", seqs(t, readAll(t, b, ip, old, Query{})), 0, segments*10)
+	cb.mu.Lock()
+	defer cb.mu.Unlock()
+	if cb.maxFlight < 2 || cb.maxFlight > prefetch {
+		t.Errorf("at most %d segments downloaded at once, want 2..%d", cb.maxFlight, prefetch)
+	}
 }
