@@ -653,7 +653,7 @@ func (s *Store) remoteSegments(ctx context.Context, dir, date string) ([]segment
 	}
 	var out []segment
 	err := s.opts.Bucket.Iter(ctx, prefix, func(name string) error {
-		if g, ok := parseManifestName(name); ok && !local[name] {
+		if g, ok := parseManifestName(name); ok && !local[name] && !s.isLocalCopy(g) {
 			out = append(out, g)
 		}
 		return nil
@@ -663,6 +663,21 @@ func (s *Store) remoteSegments(ctx context.Context, dir, date string) ([]segment
 	}
 	sortSegments(out)
 	return out, nil
+}
+
+// isLocalCopy says g is one of this archiver's segments whose part is
+// still on local disk though its marker is not written yet (an upload
+// finishing right now): the same part number and the same first line.
+func (s *Store) isLocalCopy(g segment) bool {
+	if g.id != s.opts.RemoteID {
+		return false
+	}
+	name := partName(g.date, g.part)
+	if _, err := s.root.Stat(path.Join(g.dir, name)); err != nil {
+		return false
+	}
+	first, ok, err := s.firstLineTime(dayEntry{dir: g.dir, name: name})
+	return err == nil && ok && first.Equal(g.first)
 }
 
 // netip0 asks walk for every address.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -382,4 +384,22 @@ func TestRemoteDayPrefetches(t *testing.T) {
 	if cb.maxFlight < 2 || cb.maxFlight > prefetch {
 		t.Errorf("at most %d segments downloaded at once, want 2..%d", cb.maxFlight, prefetch)
 	}
+}
+
+// Between a segment's manifest and its local marker, reads still see its
+// lines once.
+func TestRemoteNoDuplicateBeforeMarker(t *testing.T) {
+	fastRemote(t)
+	bkt := testBucket(t)
+	ip := netip.MustParseAddr("10.0.0.1")
+	old := time.Now().UTC().AddDate(0, 0, -2).Truncate(24 * time.Hour)
+	s := openTest(t, t.TempDir(), Options{Bucket: bkt, RemoteID: "a"})
+	appendN(t, s, ip, old, 0, 10)
+	waitFor(t, "the marker", func() bool { return len(s.localMarkers(dirName(ip))) == 1 })
+	for part := range s.localMarkers(dirName(ip)) {
+		if err := os.Remove(filepath.Join(s.dir, filepath.Dir(part), hidden(filepath.Base(part), uploadedSuffix))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkSeqs(t, "uploaded, marker not yet written", seqs(t, readAll(t, s, ip, old, Query{})), 0, 10)
 }
