@@ -185,6 +185,12 @@ func (s *Store) Latest(ip netip.Addr) ([]byte, error) {
 	defer cancel()
 	remote, rerr := s.latestRemote(ctx, dirName(ip.Unmap().WithZone("")), after)
 	if rerr != nil {
+		if line != nil {
+			// The newest line known here beats no answer while the
+			// bucket is unreachable.
+			s.log.Warn("latest: object storage unreachable, answering from local disk", "ip", ip, "err", rerr)
+			return line, nil
+		}
 		return nil, rerr
 	}
 	if remote != nil {
