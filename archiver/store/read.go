@@ -163,7 +163,9 @@ func (s *Store) openParts(dir, date string) (dayParts, error) {
 		open(hidden(live, compressingSuffix), false, false)
 		open(live, false, true)
 	} else if names, err := s.listDir(dir); err != nil {
-		errs = append(errs, err)
+		if !errors.Is(err, fs.ErrNotExist) { // deleted whole by retention
+			errs = append(errs, err)
+		}
 	} else {
 		var hiddenParts, plainParts []int
 		for _, n := range names {

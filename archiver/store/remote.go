@@ -364,9 +364,62 @@ func (s *Store) sealedParts() ([]dayEntry, map[string]string, error) {
 	return parts, uploaded, nil
 }
 
+// markers caches the .uploaded markers of each address directory once read,
+// so the rounds and queries do not re-read thousands of small files: with
+// 48 hours of hourly segments an agent keeps about 50.
+type markers struct {
+	mu   sync.Mutex
+	dirs map[string]map[string]string // dir → part name → manifest
+}
+
 // localMarkers maps "<dir>/<part name>" to the manifest named by its
 // .uploaded marker.
 func (s *Store) localMarkers(dir string) map[string]string {
+	s.markers.mu.Lock()
+	defer s.markers.mu.Unlock()
+	m, ok := s.markers.dirs[dir]
+	if !ok {
+		m = s.readMarkers(dir)
+		if s.markers.dirs == nil {
+			s.markers.dirs = map[string]map[string]string{}
+		}
+		s.markers.dirs[dir] = m
+	}
+	out := make(map[string]string, len(m))
+	for part, manifest := range m {
+		out[path.Join(dir, part)] = manifest
+	}
+	return out
+}
+
+// setMarker records (manifest != "") or forgets the marker of dir/part in
+// the cache, once the file itself is written or removed.
+func (s *Store) setMarker(dir, part, manifest string) {
+	s.markers.mu.Lock()
+	defer s.markers.mu.Unlock()
+	m, ok := s.markers.dirs[dir]
+	if !ok {
+		return // read from disk when first needed
+	}
+	if manifest == "" {
+		delete(m, part)
+	} else {
+		m[part] = manifest
+	}
+}
+
+// forgetMarker removes the marker of a part deleted by retention.
+func (s *Store) forgetMarker(d dayEntry) {
+	if s.opts.Bucket == nil {
+		return
+	}
+	s.setMarker(d.dir, d.name, "")
+	if err := s.root.Remove(path.Join(d.dir, hidden(d.name, uploadedSuffix))); err != nil && !isNotExist(err) {
+		s.log.Warn("cannot delete upload marker", "file", path.Join(d.dir, d.name), "err", err)
+	}
+}
+
+func (s *Store) readMarkers(dir string) map[string]string {
 	out := map[string]string{}
 	names, err := s.listDir(dir)
 	if err != nil {
@@ -384,7 +437,7 @@ func (s *Store) localMarkers(dir string) map[string]string {
 		if err != nil {
 			continue
 		}
-		out[path.Join(dir, base)] = strings.TrimSpace(string(b))
+		out[base] = strings.TrimSpace(string(b))
 	}
 	return out
 }
@@ -549,6 +602,7 @@ func (s *Store) upload(ctx context.Context, d dayEntry) error {
 	if err := s.root.WriteFile(marker, []byte(g.manifestName()+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", marker, err)
 	}
+	s.setMarker(d.dir, d.name, g.manifestName())
 	s.log.Debug("uploaded segment", "file", p, "object", g.object(), "lines", g.lines, "bytes", g.bytes)
 	return nil
 }
@@ -566,6 +620,7 @@ func (s *Store) removePart(d dayEntry) error {
 	if err != nil && !isNotExist(err) {
 		return err
 	}
+	s.setMarker(d.dir, d.name, "")
 	if err := s.root.Remove(path.Join(d.dir, hidden(d.name, uploadedSuffix))); err != nil && !isNotExist(err) {
 		return err
 	}
@@ -590,6 +645,7 @@ func (s *Store) pruneLocal(ctx context.Context, now time.Time) {
 		if err != nil || !exists {
 			if err == nil {
 				// The marker lies (bucket emptied or pruned): upload again.
+				s.setMarker(d.dir, d.name, "")
 				_ = s.root.Remove(path.Join(d.dir, hidden(d.name, uploadedSuffix)))
 			}
 			continue

@@ -397,9 +397,11 @@ func TestRemoteNoDuplicateBeforeMarker(t *testing.T) {
 	appendN(t, s, ip, old, 0, 10)
 	waitFor(t, "the marker", func() bool { return len(s.localMarkers(dirName(ip))) == 1 })
 	for part := range s.localMarkers(dirName(ip)) {
-		if err := os.Remove(filepath.Join(s.dir, filepath.Dir(part), hidden(filepath.Base(part), uploadedSuffix))); err != nil {
+		dir, name := filepath.Dir(part), filepath.Base(part)
+		if err := os.Remove(filepath.Join(s.dir, dir, hidden(name, uploadedSuffix))); err != nil {
 			t.Fatal(err)
 		}
+		s.setMarker(dir, name, "")
 	}
 	checkSeqs(t, "uploaded, marker not yet written", seqs(t, readAll(t, s, ip, old, Query{})), 0, 10)
 }

@@ -179,6 +179,7 @@ func (s *Store) deleteDays(days, doomed []dayEntry, why string) {
 		}
 		kept[d.dir]--
 		s.forgetCount(d)
+		s.forgetMarker(d)
 		s.usage.add(-d.size)
 		s.m.retained.Inc()
 		s.log.Info("retention: deleted day file", "file", p, "reason", why)

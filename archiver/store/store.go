@@ -109,6 +109,7 @@ type Store struct {
 	log     *slog.Logger
 	m       *metrics
 	rm      *remoteMetrics // nil without a bucket
+	markers markers
 	shards  []*shard
 
 	closeMu sync.RWMutex
