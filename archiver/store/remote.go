@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"os"
 	"path"
@@ -180,7 +181,7 @@ const uploadWorkers = 4
 
 // remoteEvery is how often segments are closed, uploaded and pruned; a
 // variable so tests need not wait.
-var remoteEvery = 10 * time.Second
+var remoteEvery = 30 * time.Second
 
 // endedDayIdle is how long the file of a day that has ended must have
 // been left alone before it is closed, so the scrapes that began before
@@ -190,7 +191,8 @@ var endedDayIdle = time.Minute
 // remoteLoop closes, uploads and prunes segments until the store stops.
 func (s *Store) remoteLoop() {
 	defer s.bgDone.Done()
-	t := time.NewTicker(remoteEvery)
+	// A short max-age needs closer checks, or segments would run long.
+	t := time.NewTicker(min(remoteEvery, max(s.opts.SegmentMaxAge/4, 100*time.Millisecond)))
 	defer t.Stop()
 	lastRetention := time.Time{}
 	for {
@@ -204,8 +206,8 @@ func (s *Store) remoteLoop() {
 			cancel()
 		}()
 		s.closeSegments(now)
-		s.uploadPending(ctx)
-		s.pruneLocal(ctx, now)
+		parts := s.uploadPending(ctx)
+		s.pruneLocal(ctx, now, parts)
 		if s.opts.Retention > 0 && now.Sub(lastRetention) >= maintainEvery {
 			s.bucketRetention(ctx, now)
 			lastRetention = now
@@ -443,12 +445,12 @@ func (s *Store) readMarkers(dir string) map[string]string {
 }
 
 // uploadPending uploads every closed part without marker, oldest first,
-// and sets the lag and pending metrics.
-func (s *Store) uploadPending(ctx context.Context) {
+// sets the lag and pending metrics, and returns the closed parts it found.
+func (s *Store) uploadPending(ctx context.Context) []dayEntry {
 	parts, uploaded, err := s.sealedParts()
 	if err != nil {
 		s.log.Error("remote: cannot list storage", "err", err)
-		return
+		return nil
 	}
 	var pending []dayEntry
 	for _, d := range parts {
@@ -509,6 +511,7 @@ func (s *Store) uploadPending(ctx context.Context) {
 		took := time.Since(start)
 		s.log.Info("uploaded segments", "segments", nUploaded, "waiting", len(pending)-nUploaded, "bytes", int64(sent), "duration", took.Round(time.Millisecond), "mb_per_second", fmt.Sprintf("%.1f", sent/1e6/took.Seconds()))
 	}
+	return parts
 }
 
 // counterValue reads a counter's value.
@@ -631,14 +634,17 @@ func (s *Store) removePart(d dayEntry) error {
 
 // pruneLocal deletes uploaded parts older than LocalRetention once their
 // manifest is confirmed in the bucket.
-func (s *Store) pruneLocal(ctx context.Context, now time.Time) {
-	parts, uploaded, err := s.sealedParts()
-	if err != nil {
-		return
+func (s *Store) pruneLocal(ctx context.Context, now time.Time, parts []dayEntry) {
+	uploaded := map[string]string{}
+	for _, d := range parts {
+		if _, seen := uploaded[d.dir]; !seen {
+			uploaded[d.dir] = ""
+			maps.Copy(uploaded, s.localMarkers(d.dir))
+		}
 	}
 	for _, d := range parts {
-		manifest, ok := uploaded[path.Join(d.dir, d.name)]
-		if !ok || now.Sub(d.modTime) < s.opts.LocalRetention {
+		manifest := uploaded[path.Join(d.dir, d.name)]
+		if manifest == "" || now.Sub(d.modTime) < s.opts.LocalRetention {
 			continue
 		}
 		exists, err := s.opts.Bucket.Exists(ctx, manifest)
