@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -29,6 +30,7 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+	"github.com/thanos-io/objstore"
 
 	"github.com/prexmon/prexmon/archiver/api"
 	"github.com/prexmon/prexmon/archiver/config"
@@ -74,6 +76,18 @@ func runMain() int {
 				Default("false").Bool()
 		enablePprof = app.Flag("web.enable-pprof", "Serve Go profiles under /debug/pprof/ (behind the read tokens when set).").
 				Default("false").Bool()
+		remoteConfig = app.Flag("storage.remote.config.file", "Object storage for closed segments, in the Thanos bucket-config format (type: S3|GCS|AZURE|FILESYSTEM|…, config: {…}); empty = local disk only.").
+				Default("").String()
+		remoteID = app.Flag("storage.remote.id", "This archiver's name in object names, so archivers storing the same agent and day never write the same object (default: the host name).").
+				Default("").String()
+		segmentMaxAge = app.Flag("storage.segment.max-age", "How long a local segment stays open before it is closed and uploaded (with --storage.remote.config.file).").
+				Default("1h").Duration()
+		localRetention = app.Flag("storage.local-retention", "How long closed, uploaded segments stay on local disk (with --storage.remote.config.file).").
+				Default("48h").Duration()
+		shardCount = app.Flag("shard.count", "Number of archivers sharing the target list; each scrapes only the targets whose Prometheus hashmod of the address equals its --shard.index.").
+				Default("1").Uint64()
+		shardIndex = app.Flag("shard.index", "This archiver's shard, from 0 to --shard.count-1.").
+				Default("0").Uint64()
 		toolkitFlags = kingpinflag.AddFlags(app, ":5000")
 	)
 	logConfig := &promslog.Config{}
@@ -103,6 +117,10 @@ func runMain() int {
 		logger.Error("bad --storage.compress-after", "err", err)
 		return 2
 	}
+	if *shardCount == 0 || *shardIndex >= *shardCount {
+		logger.Error("--shard.index must be below --shard.count, and --shard.count at least 1", "shard_count", *shardCount, "shard_index", *shardIndex)
+		return 2
+	}
 	cfgSum := fileSum(*configFile)
 	cfg, err := config.Load(*configFile)
 	if err != nil {
@@ -115,6 +133,7 @@ func runMain() int {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		versioncollector.NewCollector("archiver"),
+		shardInfo(*shardCount, *shardIndex),
 	)
 
 	fdLimit := fileLimit()
@@ -141,16 +160,42 @@ func runMain() int {
 		maxConns:        *maxConns,
 		enableLifecycle: *enableLifecycle,
 		enablePprof:     *enablePprof,
+		shardCount:      *shardCount,
+		shardIndex:      *shardIndex,
+	}
+	var bucket objstore.Bucket
+	if *remoteConfig != "" {
+		conf, err := os.ReadFile(*remoteConfig)
+		if err != nil {
+			logger.Error("cannot read --storage.remote.config.file", "err", err)
+			return 1
+		}
+		if bucket, err = store.NewBucket(conf, logger.With("component", "objstore")); err != nil {
+			logger.Error("cannot open object storage", "file", *remoteConfig, "err", err)
+			return 1
+		}
+		defer bucket.Close()
+		if *remoteID == "" {
+			if *remoteID, err = os.Hostname(); err != nil {
+				logger.Error("no --storage.remote.id and no host name", "err", err)
+				return 2
+			}
+		}
+		logger.Info("closed segments go to object storage", "provider", bucket.Provider(), "bucket", bucket.Name(), "remote_id", store.RemoteID(*remoteID))
 	}
 	st, err := store.Open(*storagePath, store.Options{
-		SyncInterval:  *syncInterval,
-		MaxOpenFiles:  *maxOpenFiles,
-		Retention:     time.Duration(keep),
-		RetentionSize: int64(*retentionSize),
-		CompressAfter: time.Duration(compress),
-		SyncFiles:     *syncMethod == "fdatasync",
-		Logger:        logger.With("component", "store"),
-		Registerer:    reg,
+		Bucket:         bucket,
+		RemoteID:       *remoteID,
+		SegmentMaxAge:  *segmentMaxAge,
+		LocalRetention: *localRetention,
+		SyncInterval:   *syncInterval,
+		MaxOpenFiles:   *maxOpenFiles,
+		Retention:      time.Duration(keep),
+		RetentionSize:  int64(*retentionSize),
+		CompressAfter:  time.Duration(compress),
+		SyncFiles:      *syncMethod == "fdatasync",
+		Logger:         logger.With("component", "store"),
+		Registerer:     reg,
 	})
 	if err != nil {
 		logger.Error("cannot open storage", "path", *storagePath, "err", err)
@@ -183,6 +228,23 @@ type webOptions struct {
 	maxConns        int
 	enableLifecycle bool
 	enablePprof     bool
+	shardCount      uint64
+	shardIndex      uint64
+}
+
+// shardInfo exposes the flags, so a dashboard can check that every index of
+// a sharded fleet is running exactly once.
+func shardInfo(count, index uint64) prometheus.Collector {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "archiver_shard_info",
+		Help: "Constant 1, labelled with this archiver's --shard.count and --shard.index.",
+		ConstLabels: prometheus.Labels{
+			"count": strconv.FormatUint(count, 10),
+			"index": strconv.FormatUint(index, 10),
+		},
+	})
+	g.Set(1)
+	return g
 }
 
 // serve runs scraping, discovery and the HTTP server until a signal or a
@@ -296,7 +358,7 @@ func serve(logger *slog.Logger, reg *prometheus.Registry, st *store.Store, cfg *
 		for {
 			select {
 			case ts := <-disc.Updates():
-				mgr.Sync(ts)
+				mgr.Sync(targets.Shard(ts, wo.shardCount, wo.shardIndex))
 				rl.synced()
 			case <-ctx.Done():
 				return nil

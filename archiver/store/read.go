@@ -35,6 +35,10 @@ type FileInfo struct {
 	// Part numbers a file sealed after a failed fsync (see partName);
 	// the parts of a day are listed in the order they are read.
 	Part int `json:"part,omitempty"`
+	// Remote marks a segment read from object storage, written by the
+	// archiver named Archiver (see Options.RemoteID).
+	Remote   bool   `json:"remote,omitempty"`
+	Archiver string `json:"archiver,omitempty"`
 }
 
 // maxLine bounds one stored line when reading; the push and scrape body
@@ -64,39 +68,60 @@ var errStop = errors.New("stop")
 // ErrNotFound means there is no file for that day. Lines that cannot be a
 // stored record (see servable) are skipped.
 func (s *Store) ReadDay(ctx context.Context, ip netip.Addr, day time.Time, q Query, emit func(line []byte) error) error {
+	f := &lineFilter{q: q, emit: emit}
+	if s.opts.Bucket == nil {
+		return s.readLocalDay(ctx, ip, day, f)
+	}
+	return s.readMergedDay(ctx, ip, day, f)
+}
+
+// lineFilter applies a Query to the lines of one or more segments.
+type lineFilter struct {
+	q    Query
+	emit func(line []byte) error
+	n    int
+}
+
+// line emits line if it passes; errStop ends the segment being read
+// (past to, or the limit reached).
+func (f *lineFilter) line(line []byte) error {
+	if !servable(line) {
+		return nil
+	}
+	q := f.q
+	if !q.From.IsZero() || !q.To.IsZero() {
+		t, ok := lineTime(line)
+		if ok && !q.To.IsZero() && t.After(q.To.Add(orderSlack)) {
+			return errStop // every later line of this segment is later than to
+		}
+		if !ok || (!q.From.IsZero() && t.Before(q.From)) || (!q.To.IsZero() && t.After(q.To)) {
+			return nil
+		}
+	}
+	if err := f.emit(line); err != nil {
+		return err
+	}
+	f.n++
+	if f.full() {
+		return errStop
+	}
+	return nil
+}
+
+func (f *lineFilter) full() bool { return f.q.Limit > 0 && f.n >= f.q.Limit }
+
+// readLocalDay reads ip's day from local disk through f.
+func (s *Store) readLocalDay(ctx context.Context, ip netip.Addr, day time.Time, f *lineFilter) error {
 	var seekTo time.Time
-	if !q.From.IsZero() {
-		seekTo = q.From.Add(-orderSlack)
+	if !f.q.From.IsZero() {
+		seekTo = f.q.From.Add(-orderSlack)
 	}
 	r, closeFn, err := s.openDay(ip, day, seekTo)
 	if err != nil {
 		return err
 	}
 	defer closeFn()
-	filter := !q.From.IsZero() || !q.To.IsZero()
-	n := 0
-	return scanLines(ctx, r, func(line []byte) error {
-		if !servable(line) {
-			return nil
-		}
-		if filter {
-			t, ok := lineTime(line)
-			if ok && !q.To.IsZero() && t.After(q.To.Add(orderSlack)) {
-				return errStop // every later line is later than to
-			}
-			if !ok || (!q.From.IsZero() && t.Before(q.From)) || (!q.To.IsZero() && t.After(q.To)) {
-				return nil
-			}
-		}
-		if err := emit(line); err != nil {
-			return err
-		}
-		n++
-		if q.Limit > 0 && n >= q.Limit {
-			return errStop
-		}
-		return nil
-	})
+	return scanLines(ctx, r, f.line)
 }
 
 // dayPart is one open file of a day (see partName for the order).
@@ -138,7 +163,9 @@ func (s *Store) openParts(dir, date string) (dayParts, error) {
 		open(hidden(live, compressingSuffix), false, false)
 		open(live, false, true)
 	} else if names, err := s.listDir(dir); err != nil {
-		errs = append(errs, err)
+		if !errors.Is(err, fs.ErrNotExist) { // deleted whole by retention
+			errs = append(errs, err)
+		}
 	} else {
 		var hiddenParts, plainParts []int
 		for _, n := range names {
@@ -355,9 +382,10 @@ func scanLines(ctx context.Context, r io.Reader, fn func(line []byte) error) err
 	}
 }
 
-// Latest returns the newest complete line stored for ip, read backwards from
-// the end of its newest day file so the cost does not grow with the file.
-func (s *Store) Latest(ip netip.Addr) ([]byte, error) {
+// latestLocal returns the newest complete line on local disk for ip, read
+// backwards from the end of its newest day file so the cost does not grow
+// with the file.
+func (s *Store) latestLocal(ip netip.Addr) ([]byte, error) {
 	days, err := s.walk(ip.Unmap().WithZone(""))
 	if err != nil {
 		return nil, err
@@ -561,10 +589,10 @@ func (s *Store) listDays(ip netip.Addr, dir string) ([]dayEntry, error) {
 	return out, nil
 }
 
-// Files lists the stored day files (of one address if only is valid) with
-// their sizes and snapshot counts. Counting reads a file once; after that
+// localFiles lists the day files on local disk (of one address if only is
+// valid) with their sizes and snapshot counts. Counting reads a file once; after that
 // only bytes appended since are counted (see countEntry).
-func (s *Store) Files(only netip.Addr) ([]FileInfo, error) {
+func (s *Store) localFiles(only netip.Addr) ([]FileInfo, error) {
 	if only.IsValid() {
 		only = only.Unmap().WithZone("")
 	}

@@ -237,7 +237,7 @@ func nextPart(names []string, date string) int {
 	n := 0
 	for _, name := range names {
 		if base, ok := strings.CutPrefix(name, "."); ok {
-			for _, suffix := range []string{compressingSuffix, doneSuffix} {
+			for _, suffix := range []string{compressingSuffix, doneSuffix, uploadedSuffix} {
 				if b, ok := strings.CutSuffix(base, suffix); ok {
 					name = b
 				}

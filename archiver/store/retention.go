@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"io/fs"
+	"maps"
 	"net/netip"
 	"path"
 	"slices"
@@ -36,7 +37,7 @@ func (s *Store) maintain(opts Options) {
 		if opts.RetentionSize > 0 {
 			overToday = !s.applySizeRetention(now)
 		}
-		if opts.CompressAfter > 0 {
+		if opts.CompressAfter > 0 && opts.Bucket == nil {
 			s.compressDays(now)
 		}
 	}
@@ -114,9 +115,22 @@ func (s *Store) applySizeRetention(now time.Time) bool {
 	today := now.UTC().Format(time.DateOnly)
 	byDate := map[string][]dayEntry{}
 	var dates []string
+	var uploaded map[string]string
+	if s.opts.Bucket != nil {
+		uploaded = map[string]string{}
+		for _, d := range days {
+			if _, seen := uploaded[d.dir]; !seen {
+				uploaded[d.dir] = ""
+				maps.Copy(uploaded, s.localMarkers(d.dir))
+			}
+		}
+	}
 	for _, d := range days {
 		if d.date >= today {
 			continue
+		}
+		if uploaded != nil && uploaded[path.Join(d.dir, d.name)] == "" {
+			continue // not in the bucket yet: the only copy
 		}
 		if byDate[d.date] == nil {
 			dates = append(dates, d.date)
@@ -165,6 +179,7 @@ func (s *Store) deleteDays(days, doomed []dayEntry, why string) {
 		}
 		kept[d.dir]--
 		s.forgetCount(d)
+		s.forgetMarker(d)
 		s.usage.add(-d.size)
 		s.m.retained.Inc()
 		s.log.Info("retention: deleted day file", "file", p, "reason", why)

@@ -105,6 +105,8 @@ func (sh *shard) writeLoop() {
 				req.done <- sh.detach(req)
 			case opRemove:
 				req.done <- sh.remove(req)
+			case opSeal:
+				req.done <- sh.closeSegment(req)
 			default:
 				sh.write(req)
 			}

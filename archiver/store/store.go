@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/thanos-io/objstore"
 )
 
 // Record is one snapshot to archive, with where and when it was taken.
@@ -65,6 +66,24 @@ type Options struct {
 	// filesystem, and an error makes every file of the round suspect. Always
 	// on where syncfs is missing or does not report errors (Linux < 5.8).
 	SyncFiles bool
+
+	// Bucket, when set, receives every closed segment (see remote.go), and
+	// reads serve the bucket's segments beside the local files. Local
+	// compaction is off then: segments are compressed as they are uploaded.
+	Bucket objstore.Bucket
+	// RemoteID names this archiver in object names, so archivers storing
+	// the same address and day never write the same object (see RemoteID).
+	RemoteID string
+	// SegmentMaxAge closes a live day file this long after its first line
+	// (default 1h); a day's file is also closed once the day has ended.
+	SegmentMaxAge time.Duration
+	// LocalRetention keeps uploaded segments on local disk this long
+	// (default 48h) before they are read from the bucket only.
+	LocalRetention time.Duration
+	// CloseUploadTimeout bounds how long Close waits to upload the
+	// segments it closes (default 10s, well inside a service manager's
+	// stop timeout); the rest go at the next start.
+	CloseUploadTimeout time.Duration
 }
 
 // ErrClosed is returned by appends after Close.
@@ -89,6 +108,8 @@ type Store struct {
 	opts    Options
 	log     *slog.Logger
 	m       *metrics
+	rm      *remoteMetrics // nil without a bucket
+	markers markers
 	shards  []*shard
 
 	closeMu sync.RWMutex
@@ -130,6 +151,18 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.Registerer == nil {
 		opts.Registerer = prometheus.NewRegistry()
 	}
+	if opts.Bucket != nil {
+		if opts.SegmentMaxAge <= 0 {
+			opts.SegmentMaxAge = time.Hour
+		}
+		if opts.LocalRetention <= 0 {
+			opts.LocalRetention = 48 * time.Hour
+		}
+		if opts.CloseUploadTimeout <= 0 {
+			opts.CloseUploadTimeout = 10 * time.Second
+		}
+		opts.RemoteID = RemoteID(opts.RemoteID)
+	}
 	// Day files hold user names and command lines: only the archiver's
 	// user may read them (0600 files in 0700 directories).
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -166,6 +199,14 @@ func Open(dir string, opts Options) (*Store, error) {
 		stop:    make(chan struct{}),
 	}
 	s.counts.files = map[string]countEntry{}
+	if opts.Bucket != nil {
+		if s.rm, err = newRemoteMetrics(opts.Registerer); err != nil {
+			m.unregister(opts.Registerer)
+			rootDir.Close()
+			root.Close()
+			return nil, err
+		}
+	}
 	if haveSyncfs && !opts.SyncFiles && !s.wholeFS {
 		s.log.Warn("syncfs does not report write errors before Linux 5.8: fsyncing each file instead")
 	}
@@ -190,6 +231,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	s.bgDone.Add(1)
 	go s.maintain(opts)
+	if opts.Bucket != nil {
+		s.bgDone.Add(1)
+		go s.remoteLoop()
+	}
 	return s, nil
 }
 
@@ -328,6 +373,14 @@ func (s *Store) Close() error {
 		errs = append(errs, sh.closeAll())
 	}
 	s.bgDone.Wait()
+	if s.opts.Bucket != nil {
+		// Writers are gone: close what they held and upload it while the
+		// caller waits, within bounds.
+		s.sealAllLive()
+		ctx, cancel := context.WithTimeout(context.Background(), s.opts.CloseUploadTimeout)
+		s.uploadPending(ctx)
+		cancel()
+	}
 	errs = append(errs, s.rootDir.Close(), s.root.Close())
 	return errors.Join(errs...)
 }
@@ -349,6 +402,7 @@ const (
 	opWrite  requestOp = iota
 	opDetach           // rename the file away for compaction
 	opRemove           // delete the file for retention
+	opSeal             // close the segment for upload
 )
 
 // maxPooledLine keeps pathological lines from pinning memory in the pool.

@@ -1,0 +1,160 @@
+package store
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// versitygw finds the S3 gateway scripts/build-versitygw.sh builds, or
+// skips the test.
+func versitygw(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("PREXMON_VERSITYGW"); p != "" {
+		return p
+	}
+	home, err := os.UserHomeDir()
+	if err == nil {
+		p := filepath.Join(home, ".cache", "prexmon", "versitygw-v1.8.0")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	t.Skip("versitygw not built: run scripts/build-versitygw.sh (or set PREXMON_VERSITYGW) for the S3 end-to-end test")
+	return ""
+}
+
+// startS3 runs versitygw on a loopback port over a posix directory with
+// one bucket, and returns the bucket config for it.
+func startS3(t *testing.T) []byte {
+	t.Helper()
+	bin := versitygw(t)
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "prexmon"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(bin, "--port", addr, "posix", "--nometa", dir)
+	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY=prexmon-test", "ROOT_SECRET_KEY=prexmon-test-secret")
+	var logs strings.Builder
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("versitygw output:\n%s", logs.String())
+		}
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("versitygw did not listen on %s: %v\n%s", addr, err, logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Appendf(nil, `type: S3
+config:
+  bucket: prexmon
+  endpoint: %s
+  access_key: prexmon-test
+  secret_key: prexmon-test-secret
+  insecure: true
+  bucket_lookup_type: path
+`, addr)
+}
+
+// Against a real S3 server: segments uploaded, the local copy gone, a new
+// archiver on an empty disk serving everything, and two archivers on the
+// same agent and day keeping each other's objects.
+func TestRemoteS3EndToEnd(t *testing.T) {
+	conf := startS3(t)
+	fastRemote(t)
+	open := func(id string, localRetention time.Duration) *Store {
+		bkt, err := NewBucket(conf, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { bkt.Close() })
+		return openTest(t, t.TempDir(), Options{Bucket: bkt, RemoteID: id, LocalRetention: localRetention, Registerer: prometheus.NewRegistry()})
+	}
+	ip := netip.MustParseAddr("192.0.2.7")
+	now := time.Now().UTC()
+	old := now.AddDate(0, 0, -2).Truncate(24 * time.Hour)
+	recent := now.Add(-5 * time.Minute)
+
+	a := open("a", time.Nanosecond)
+	b := open("b", 48*time.Hour)
+	appendN(t, a, ip, old, 0, 200)
+	appendN(t, b, ip, old, 200, 100)
+	appendN(t, a, ip, recent, 1000, 20)
+	waitFor(t, "a's finished day to be uploaded and leave local disk", func() bool {
+		fs, err := a.localFiles(ip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(fs) == 1 && fs[0].Date == recent.Format(time.DateOnly)
+	})
+	waitFor(t, "b's finished day to be uploaded", func() bool {
+		n := 0
+		for _, m := range manifests(t, b.opts.Bucket) {
+			if strings.Contains(m, "/"+old.Format(time.DateOnly)+"/b/") {
+				n++
+			}
+		}
+		return n > 0
+	})
+	// Either archiver serves the day both wrote, a's part from the bucket
+	// only, b's from its local copy.
+	checkSeqs(t, "the day from a", seqs(t, readAll(t, a, ip, old, Query{})), 0, 300)
+	checkSeqs(t, "the day from b", seqs(t, readAll(t, b, ip, old, Query{})), 0, 300)
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	c := open("c", 48*time.Hour)
+	checkSeqs(t, "both archivers' day from an empty disk", seqs(t, readAll(t, c, ip, old, Query{})), 0, 300)
+	checkSeqs(t, "today from an empty disk", seqs(t, readAll(t, c, ip, recent, Query{})), 1000, 20)
+	line, err := c.Latest(ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSeqs(t, "latest from S3", seqs(t, [][]byte{line}), 1019, 1)
+	files, err := c.Files(ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	ids := map[string]bool{}
+	for _, f := range files {
+		n += f.Snapshots
+		ids[f.Archiver] = true
+	}
+	if n != 320 || !ids["a"] || !ids["b"] {
+		t.Errorf("files = %+v: want 320 snapshots from archivers a and b", files)
+	}
+}
