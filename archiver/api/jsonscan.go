@@ -3,6 +3,8 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+
+	"github.com/prexmon/prexmon/archiver/intake"
 )
 
 // A targeted scan of stored lines: fleet search reads gigabytes of
@@ -20,82 +22,6 @@ func skipWS(b []byte, i int) int {
 	return i
 }
 
-// skipStr returns the index just past the string starting at b[i] ('"'),
-// or -1. It jumps from quote to quote, so long command lines cost a
-// vectorised byte search rather than a loop over every byte.
-func skipStr(b []byte, i int) int {
-	// Most strings (keys, states, users) are short: a plain loop finds
-	// their end before a vectorised search would have started.
-	for j := i + 1; j < len(b) && j < i+16; j++ {
-		switch b[j] {
-		case '"':
-			return j + 1
-		case '\\':
-			return skipStrSlow(b, i)
-		}
-	}
-	return skipStrSlow(b, i)
-}
-
-func skipStrSlow(b []byte, i int) int {
-	j := i + 1
-	for {
-		k := bytes.IndexByte(b[j:], '"')
-		if k < 0 {
-			return -1
-		}
-		j += k
-		n := 0
-		for p := j - 1; p > i && b[p] == '\\'; p-- {
-			n++
-		}
-		if n%2 == 0 {
-			return j + 1
-		}
-		j++
-	}
-}
-
-// skipVal returns the index just past the value starting at b[i], or -1.
-func skipVal(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	switch b[i] {
-	case '"':
-		return skipStr(b, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				end := skipStr(b, j)
-				if end < 0 {
-					return -1
-				}
-				j = end - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1
-				}
-			}
-		}
-		return -1
-	default:
-		j := i
-		for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\n' && b[j] != '\t' && b[j] != '\r' {
-			j++
-		}
-		if j == i {
-			return -1
-		}
-		return j
-	}
-}
-
 // eachField calls fn with the raw key (without quotes) and the value's
 // span [vs, ve) of every member of the object starting at b[i] ('{'), until
 // fn returns false. It returns the index just past the object, or -1.
@@ -111,7 +37,7 @@ func eachField(b []byte, i int, fn func(key []byte, vs, ve int) bool) int {
 		if i >= len(b) || b[i] != '"' {
 			return -1
 		}
-		kEnd := skipStr(b, i)
+		kEnd := intake.SkipString(b, i)
 		if kEnd < 0 {
 			return -1
 		}
@@ -121,7 +47,7 @@ func eachField(b []byte, i int, fn func(key []byte, vs, ve int) bool) int {
 			return -1
 		}
 		vs := skipWS(b, i+1)
-		ve := skipVal(b, vs)
+		ve := intake.SkipValue(b, vs)
 		if ve < 0 {
 			return -1
 		}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"time"
 	"unicode/utf8"
+
+	"github.com/prexmon/prexmon/archiver/intake"
 )
 
 // errBadSnapshot is returned for snapshots that cannot be spliced into a
@@ -113,7 +115,7 @@ func lineTime(line []byte) (time.Time, bool) {
 		if i >= len(line) || line[i] != '"' {
 			return time.Time{}, false
 		}
-		kEnd := skipString(line, i)
+		kEnd := intake.SkipString(line, i)
 		if kEnd < 0 {
 			return time.Time{}, false
 		}
@@ -123,7 +125,7 @@ func lineTime(line []byte) (time.Time, bool) {
 			return time.Time{}, false
 		}
 		i = skipSpace(line, i+1)
-		vEnd := skipValue(line, i)
+		vEnd := intake.SkipValue(line, i)
 		if vEnd < 0 {
 			return time.Time{}, false
 		}
@@ -150,56 +152,4 @@ func skipSpace(b []byte, i int) int {
 		i++
 	}
 	return i
-}
-
-// skipString returns the index just past the string starting at b[i] ('"'),
-// or -1 if it is unterminated.
-func skipString(b []byte, i int) int {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1
-		}
-	}
-	return -1
-}
-
-// skipValue returns the index just past the JSON value starting at b[i], or
-// -1. It trusts the line to be valid JSON and only tracks strings and depth.
-func skipValue(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				end := skipString(b, j)
-				if end < 0 {
-					return -1
-				}
-				j = end - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1
-				}
-			}
-		}
-		return -1
-	default:
-		j := i
-		for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\n' {
-			j++
-		}
-		return j
-	}
 }
