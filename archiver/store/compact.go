@@ -88,15 +88,7 @@ func (s *Store) compressDays(now time.Time) {
 
 // compressDay detaches d, a live part, from its writer and compresses it.
 func (s *Store) compressDay(d dayEntry) error {
-	req := &request{op: opDetach, dir: d.dir, name: d.name, done: make(chan error, 1)}
-	s.closeMu.RLock()
-	if s.closed {
-		s.closeMu.RUnlock()
-		return ErrClosed
-	}
-	s.shards[shardOf(d.dir)].reqs <- req
-	s.closeMu.RUnlock()
-	if err := <-req.done; err != nil {
+	if err := s.inWriter(opDetach, d); err != nil {
 		return err
 	}
 	s.forgetCount(d)

@@ -269,15 +269,7 @@ func (s *Store) firstLineTime(d dayEntry) (time.Time, bool, error) {
 // sealLive asks d's writer to close it and rename it to the day's next
 // part, which is then uploaded.
 func (s *Store) sealLive(d dayEntry) error {
-	req := &request{op: opSeal, dir: d.dir, name: d.name, done: make(chan error, 1)}
-	s.closeMu.RLock()
-	if s.closed {
-		s.closeMu.RUnlock()
-		return ErrClosed
-	}
-	s.shards[shardOf(d.dir)].reqs <- req
-	s.closeMu.RUnlock()
-	return <-req.done
+	return s.inWriter(opSeal, d)
 }
 
 // closeSegment runs in the writer of dir (or after the writers stopped):

@@ -194,13 +194,5 @@ func (s *Store) deleteDays(days, doomed []dayEntry, why string) {
 
 // removeLive deletes a live part in its shard's writer.
 func (s *Store) removeLive(d dayEntry) error {
-	req := &request{op: opRemove, dir: d.dir, name: d.name, done: make(chan error, 1)}
-	s.closeMu.RLock()
-	if s.closed {
-		s.closeMu.RUnlock()
-		return ErrClosed
-	}
-	s.shards[shardOf(d.dir)].reqs <- req
-	s.closeMu.RUnlock()
-	return <-req.done
+	return s.inWriter(opRemove, d)
 }

@@ -405,6 +405,20 @@ const (
 	opSeal             // close the segment for upload
 )
 
+// inWriter runs op on d in the writer goroutine of d's shard, where no
+// append can land in the file meanwhile, and returns its result.
+func (s *Store) inWriter(op requestOp, d dayEntry) error {
+	req := &request{op: op, dir: d.dir, name: d.name, done: make(chan error, 1)}
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
+		return ErrClosed
+	}
+	s.shards[shardOf(d.dir)].reqs <- req
+	s.closeMu.RUnlock()
+	return <-req.done
+}
+
 // maxPooledLine keeps pathological lines from pinning memory in the pool.
 const maxPooledLine = 4 << 20
 
