@@ -7,7 +7,6 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
-	"github.com/grafana/grafana-foundation-sdk/go/table"
 )
 
 // hostSel selects the agents chosen in the job and instance variables.
@@ -203,17 +202,7 @@ func fleetTable() cog.Builder[dashboard.Panel] {
 	}
 	upMap := dashboard.DynamicConfigValue{Id: "mappings", Value: states("down", "up")}
 	colorText := dashboard.DynamicConfigValue{Id: "custom.cellOptions", Value: map[string]any{"type": "color-text"}}
-	return table.NewPanelBuilder().
-		Title("Fleet overview").
-		Description("One row per host: whether Prometheus reaches its agent, its OS, uptime, CPU and memory in use, its fullest filesystem and logged-in sessions. Click a column to sort, a cell for the host's detail row or its stored snapshots.").
-		Datasource(promDS.ref()).
-		Unit("none").
-		Thresholds(thresholds()).
-		Mappings([]dashboard.ValueMapping{}).
-		Align(common.FieldTextAlignmentAuto).
-		CellOptions(common.TableCellOptions{TableAutoCellOptions: common.NewTableAutoCellOptions()}).
-		Filterable(true).
-		Inspect(false).
+	return newTable("Fleet overview", "One row per host: whether Prometheus reaches its agent, its OS, uptime, CPU and memory in use, its fullest filesystem and logged-in sessions. Click a column to sort, a cell for the host's detail row or its stored snapshots.", promDS).
 		DataLinks([]cog.Builder[dashboard.DashboardLink]{
 			dataLink("Host detail: ${__data.fields.instance}", "/d/"+HostsUID+"?var-job=${__data.fields.job}&var-instance=${__data.fields.instance}&${__url_time_range}&${datasource:queryparam}"),
 			dataLink("Stored snapshots of ${__data.fields.address}", "/d/"+SnapshotsUID+"?var-agent=${__data.fields.address}&${__url_time_range}"),
@@ -224,10 +213,6 @@ func fleetTable() cog.Builder[dashboard.Panel] {
 		OverrideByName("Value #E", column("E", "Memory", "percentunit", pct...)).
 		OverrideByName("Value #F", column("F", "Fullest filesystem", "percentunit", pct...)).
 		OverrideByName("Value #G", column("G", "Sessions", "none")).
-		CellHeight(common.TableCellHeightSm).
-		FrameIndex(0).
-		ShowHeader(true).
-		Footer(common.NewTableFooterOptionsBuilder().Show(false).Reducer([]string{"sum"}).Fields([]string{})).
 		SortBy([]cog.Builder[common.TableSortByFieldState]{
 			common.NewTableSortByFieldStateBuilder().DisplayName("instance").Desc(false),
 		}).

@@ -39,13 +39,13 @@ func apiQuery(url, root string, params []URLParam, cols ...Column) InfinityQuery
 
 func col(selector, text, typ string) Column { return Column{Selector: selector, Text: text, Type: typ} }
 
-// apiTable is a table of one archiver API answer; units maps column names
-// to Grafana units.
-func apiTable(title, description string, units map[string]string, q InfinityQuery) cog.Builder[dashboard.Panel] {
-	p := table.NewPanelBuilder().
+// newTable is a filterable table with small cells, no footer and Grafana's
+// defaults spelled out, as strict decoding of the dashboard requires.
+func newTable(title, description string, ds Datasource) *table.PanelBuilder {
+	return table.NewPanelBuilder().
 		Title(title).
 		Description(description).
-		Datasource(apiDS.ref()).
+		Datasource(ds.ref()).
 		Unit("none").
 		Thresholds(thresholds()).
 		Mappings([]dashboard.ValueMapping{}).
@@ -56,7 +56,13 @@ func apiTable(title, description string, units map[string]string, q InfinityQuer
 		CellHeight(common.TableCellHeightSm).
 		FrameIndex(0).
 		ShowHeader(true).
-		Footer(common.NewTableFooterOptionsBuilder().Show(false).Reducer([]string{"sum"}).Fields([]string{})).
+		Footer(common.NewTableFooterOptionsBuilder().Show(false).Reducer([]string{"sum"}).Fields([]string{}))
+}
+
+// apiTable is a table of one archiver API answer; units maps column names
+// to Grafana units.
+func apiTable(title, description string, units map[string]string, q InfinityQuery) cog.Builder[dashboard.Panel] {
+	p := newTable(title, description, apiDS).
 		Targets([]cog.Builder[variants.Dataquery]{q})
 	for _, c := range q.Columns {
 		if u := units[c.Text]; u != "" {
