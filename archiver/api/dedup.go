@@ -92,7 +92,7 @@ func (d *dedup) client(ip netip.Addr) *clientPushes {
 // warm makes sure ip's window holds what load returns (the collected_at
 // hashes of its latest stored snapshots, oldest first) before any push of
 // ip is looked up: the first caller loads, the others wait for it.
-func (d *dedup) warm(ip netip.Addr, load func() []uint64) {
+func (d *dedup) warm(ip netip.Addr, load func() ([]uint64, error)) {
 	d.init()
 	d.mu.Lock()
 	c := d.client(ip)
@@ -107,11 +107,16 @@ func (d *dedup) warm(ip netip.Addr, load func() []uint64) {
 	d.mu.Unlock()
 	defer close(ch)
 
-	keys := load()
+	keys, err := load()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.clients[ip] != c {
 		return // evicted meanwhile
+	}
+	if err != nil {
+		// The next push of this client tries again rather than living
+		// with a window that missed the day file's tail.
+		c.warmed = nil
 	}
 	for _, k := range keys[max(0, len(keys)-dedupWindow):] {
 		if !slices.Contains(c.recent[:], k) {
@@ -169,7 +174,11 @@ func isClosed(ch chan struct{}) bool {
 
 // storedKeys reads the collected_at hashes of the snapshots stored for ip
 // in the last dedupWarmSpan of today's file, oldest first.
-func (a *api) storedKeys(ctx context.Context, ip netip.Addr) []uint64 {
+func (a *api) storedKeys(ctx context.Context, ip netip.Addr) ([]uint64, error) {
+	// Not the pushing request's own deadline: a client that hangs up
+	// must not leave its address with a half-read window.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dedupWarmTimeout)
+	defer cancel()
 	now := time.Now().UTC()
 	var keys []uint64
 	err := a.o.Store.ReadDay(ctx, ip, now, store.Query{From: now.Add(-dedupWarmSpan)}, func(line []byte) error {
@@ -182,9 +191,13 @@ func (a *api) storedKeys(ctx context.Context, ip netip.Addr) []uint64 {
 	})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		a.log.Warn("cannot read recent pushes for deduplication", "client", ip, "err", err)
+		return keys, err
 	}
-	return keys
+	return keys, nil
 }
+
+// dedupWarmTimeout bounds reading the last hour of a client's day file.
+const dedupWarmTimeout = 10 * time.Second
 
 // finish records job's outcome: a stored key joins its client's window,
 // a failed one is forgotten so that a retry stores it.

@@ -138,7 +138,7 @@ func (a *api) push(w http.ResponseWriter, r *http.Request) {
 	var key dedupKey
 	if at, ok := intake.CollectedAtRaw(body); ok {
 		key = a.dedup.key(client, at)
-		a.dedup.warm(client, func() []uint64 { return a.storedKeys(r.Context(), client) })
+		a.dedup.warm(client, func() ([]uint64, error) { return a.storedKeys(r.Context(), client) })
 	}
 	job, prior, stored := a.dedup.begin(key)
 	if stored || prior != nil {

@@ -31,12 +31,12 @@ func TopLevelValue(raw []byte, key string) ([]byte, bool) {
 		if i >= len(b) || b[i] != '"' {
 			return nil, false // '}' of an empty object, or not JSON
 		}
-		end := stringEnd(b, i)
+		end := SkipString(b, i)
 		if end < 0 {
 			return nil, false
 		}
-		k := b[i+1 : end]
-		i = skipWS(b, end+1)
+		k := b[i+1 : end-1]
+		i = skipWS(b, end)
 		if i >= len(b) || b[i] != ':' {
 			return nil, false
 		}
@@ -44,12 +44,12 @@ func TopLevelValue(raw []byte, key string) ([]byte, bool) {
 		if i >= len(b) {
 			return nil, false
 		}
-		end = valueEnd(b, i)
+		end = SkipValue(b, i)
 		if end < 0 {
 			return nil, false
 		}
 		if string(k) == key {
-			return bytes.TrimRight(b[i:end], " \t\r\n"), true
+			return b[i:end], true
 		}
 		i = skipWS(b, end)
 		if i >= len(b) || b[i] != ',' {
@@ -64,48 +64,4 @@ func skipWS(b []byte, i int) int {
 		i++
 	}
 	return i
-}
-
-// stringEnd returns the index of the quote closing the string opening at
-// b[i], or -1.
-func stringEnd(b []byte, i int) int {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j
-		}
-	}
-	return -1
-}
-
-// valueEnd returns the index just past the value starting at b[i], or -1.
-func valueEnd(b []byte, i int) int {
-	depth := 0
-	for j := i; j < len(b); j++ {
-		switch b[j] {
-		case '"':
-			if j = stringEnd(b, j); j < 0 {
-				return -1
-			}
-			if depth == 0 {
-				return j + 1
-			}
-		case '{', '[':
-			depth++
-		case '}', ']':
-			if depth == 0 {
-				return j // the end of the enclosing object
-			}
-			if depth--; depth == 0 {
-				return j + 1
-			}
-		case ',':
-			if depth == 0 {
-				return j
-			}
-		}
-	}
-	return -1
 }
