@@ -285,6 +285,7 @@ func (t *groupTracker) update(procs []snapshot.Process, deltas, rates []float64)
 	}
 	slices.SortFunc(newcomers, busier)
 	challengers := map[string]int{}
+	holder := "" // the least busy name holding a slot, once the slots are full
 	for _, n := range newcomers {
 		if len(t.named) < t.max-1 {
 			t.named[n] = 0
@@ -293,15 +294,18 @@ func (t *groupTracker) update(procs []snapshot.Process, deltas, rates []float64)
 		if len(t.named) == 0 {
 			break // max-groups 1: everything is "other"
 		}
-		holder := slices.MaxFunc(slices.Collect(maps.Keys(t.named)), busier) // the least busy
+		if holder == "" {
+			holder = slices.MaxFunc(slices.Collect(maps.Keys(t.named)), busier)
+		}
 		if rate[n] <= rate[holder]*groupDisplaceRatio+groupDisplaceMin {
-			continue
+			break // newcomers come busiest first: none after n can pass either
 		}
 		challengers[n] = t.challengers[n] + 1
 		if challengers[n] >= groupDisplaceAfter {
 			delete(t.named, holder)
 			delete(challengers, n)
 			t.named[n] = 0
+			holder = ""
 		}
 	}
 	t.challengers = challengers
