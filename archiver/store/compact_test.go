@@ -33,6 +33,15 @@ func seqs(t *testing.T, lines [][]byte) []int {
 	return out
 }
 
+// gzOf is b as one gzip member.
+func gzOf(b []byte) []byte {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(b)
+	zw.Close()
+	return buf.Bytes()
+}
+
 func TestCompressDays(t *testing.T) {
 	dir := t.TempDir()
 	s := openTest(t, dir, Options{})
@@ -106,13 +115,6 @@ func TestCompactionRecovery(t *testing.T) {
 		r := Record{IP: netip.MustParseAddr("10.0.0.5"), ScrapedAt: day, Snapshot: snap(i)}
 		l, _ := appendLine(nil, &r)
 		lines.Write(l)
-	}
-	gzOf := func(b []byte) []byte {
-		var buf bytes.Buffer
-		zw := gzip.NewWriter(&buf)
-		zw.Write(b)
-		zw.Close()
-		return buf.Bytes()
 	}
 	tests := []struct {
 		name  string

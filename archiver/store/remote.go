@@ -19,7 +19,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/thanos-io/objstore"
@@ -29,14 +29,17 @@ import (
 // Object storage (Options.Bucket) holds the closed segments of every day:
 // a live day file is sealed into the day's next numbered part once it has
 // been open for Options.SegmentMaxAge, once its UTC day has ended, and on
-// Close; each sealed part is then gzipped and uploaded as
+// Close; each sealed part is then compressed with zstd and uploaded as
 //
-//	<ip dir>/<date>/<remote id>/<first scraped_at ns>_<part>.jsonl.gz
+//	<ip dir>/<date>/<remote id>/<first scraped_at ns>_<part>.jsonl.zst
 //
 // followed by its manifest, whose name carries what reads need without a
 // GET of it:
 //
-//	<ip dir>/<date>/<remote id>/<first ns>_<part>_<last ns>_<lines>_<bytes>.json
+//	<ip dir>/<date>/<remote id>/<first ns>_<part>_<last ns>_<lines>_<bytes>.zst.json
+//
+// Segments written by earlier versions are gzip (.jsonl.gz, manifest
+// without ".zst"), and are read alike.
 //
 // A segment exists in the bucket only once its manifest does: an object
 // without one (a crash between the two writes) is ignored by reads and
@@ -46,8 +49,17 @@ import (
 // Options.LocalRetention and the manifest is found in the bucket.
 const (
 	uploadedSuffix = ".uploaded"
-	segmentSuffix  = ".jsonl.gz"
 	manifestSuffix = ".json"
+)
+
+// The codecs of segment objects, as the object's last extension and the
+// manifest names them. zstd at its fastest level compresses snapshot lines
+// 2.2 times as fast as gzip level 1 and packs them 1.75 times as tight
+// (7.9× against 4.5×, `go test -bench Codec ./archiver/store`), which is
+// what lets one archiver upload while it scrapes 1,000 agents a second.
+const (
+	codecGzip = "gz"
+	codecZstd = "zst"
 )
 
 // NewBucket opens the object storage described by conf, a Thanos
@@ -83,16 +95,21 @@ type segment struct {
 	first, last   time.Time
 	lines, bytes  int64
 	manifest      string
+	codec         string // codecZstd, or codecGzip for segments of earlier versions
 }
 
 func (g segment) base() string {
 	return path.Join(g.dir, g.date, g.id, strconv.FormatInt(g.first.UnixNano(), 10)+"_"+strconv.Itoa(g.part))
 }
 
-func (g segment) object() string { return g.base() + segmentSuffix }
+func (g segment) object() string { return g.base() + ".jsonl." + g.codec }
 
 func (g segment) manifestName() string {
-	return fmt.Sprintf("%s_%d_%d_%d%s", g.base(), g.last.UnixNano(), g.lines, g.bytes, manifestSuffix)
+	codec := ""
+	if g.codec == codecZstd {
+		codec = "." + codecZstd
+	}
+	return fmt.Sprintf("%s_%d_%d_%d%s%s", g.base(), g.last.UnixNano(), g.lines, g.bytes, codec, manifestSuffix)
 }
 
 // parseManifestName is manifestName's inverse.
@@ -100,6 +117,10 @@ func parseManifestName(name string) (segment, bool) {
 	rest, ok := strings.CutSuffix(name, manifestSuffix)
 	if !ok {
 		return segment{}, false
+	}
+	codec := codecGzip
+	if r, ok := strings.CutSuffix(rest, "."+codecZstd); ok {
+		rest, codec = r, codecZstd
 	}
 	elems := strings.Split(rest, "/")
 	if len(elems) != 4 {
@@ -126,7 +147,7 @@ func parseManifestName(name string) (segment, bool) {
 	return segment{
 		dir: elems[0], date: elems[1], id: elems[2], part: int(n[1]),
 		first: time.Unix(0, n[0]).UTC(), last: time.Unix(0, n[2]).UTC(),
-		lines: n[3], bytes: n[4], manifest: name,
+		lines: n[3], bytes: n[4], manifest: name, codec: codec,
 	}, true
 }
 
@@ -554,8 +575,10 @@ func (s *Store) upload(ctx context.Context, d dayEntry) error {
 		return err
 	}
 	var buf bytes.Buffer
-	g := segment{dir: d.dir, date: d.date, id: s.opts.RemoteID, part: d.part}
-	zw := newGzipWriter(&buf)
+	g := segment{dir: d.dir, date: d.date, id: s.opts.RemoteID, part: d.part, codec: codecZstd}
+	zw := segmentEncoders.Get().(*zstd.Encoder)
+	defer segmentEncoders.Put(zw)
+	zw.Reset(&buf)
 	err = scanLines(ctx, sectionOf(f, end+1), func(line []byte) error {
 		if !servable(line) {
 			return nil
@@ -739,10 +762,24 @@ var netip0 netip.Addr
 
 func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
 
-func newGzipWriter(w io.Writer) *gzip.Writer {
-	zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed) // a valid level cannot fail
-	return zw
-}
+// segmentEncoders and segmentDecoders are kept for reuse: a zstd coder's
+// tables cost more to build than a small segment to compress. One goroutine
+// each, and a 1 MiB window: wider windows gained 0.2% on snapshot lines and
+// cost memory in every upload worker and every reader.
+var (
+	segmentEncoders = sync.Pool{New: func() any {
+		zw, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
+			zstd.WithWindowSize(segmentWindow)) // valid options cannot fail
+		return zw
+	}}
+	segmentDecoders = sync.Pool{New: func() any {
+		zr, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(segmentWindow),
+			zstd.WithDecoderMaxMemory(segmentWindow))
+		return zr
+	}}
+)
+
+const segmentWindow = 1 << 20
 
 func sectionOf(f *os.File, n int64) io.Reader { return io.NewSectionReader(f, 0, n) }
 

@@ -277,7 +277,7 @@ func TestRemoteBucketRetention(t *testing.T) {
 	now := time.Now().UTC()
 	s := openTest(t, t.TempDir(), Options{Bucket: bkt, RemoteID: "a", Retention: 5 * 24 * time.Hour})
 	for _, d := range []time.Time{now.AddDate(0, 0, -10), now.AddDate(0, 0, -2)} {
-		g := segment{dir: dirName(ip), date: d.Format(time.DateOnly), id: "a", part: 1, first: d, last: d, lines: 1, bytes: 1}
+		g := segment{dir: dirName(ip), date: d.Format(time.DateOnly), id: "a", part: 1, first: d, last: d, lines: 1, bytes: 1, codec: codecZstd}
 		for _, name := range []string{g.object(), g.manifestName()} {
 			if err := bkt.Upload(context.Background(), name, strings.NewReader("x")); err != nil {
 				t.Fatal(err)
@@ -292,12 +292,20 @@ func TestRemoteBucketRetention(t *testing.T) {
 }
 
 func TestManifestNameRoundTrip(t *testing.T) {
-	g := segment{dir: "2001_db8__1", date: "2026-12-01", id: "host-1.example", part: 3,
-		first: time.Date(2026, 12, 1, 1, 2, 3, 4, time.UTC), last: time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC), lines: 7, bytes: 99}
-	g.manifest = g.manifestName()
-	back, ok := parseManifestName(g.manifest)
-	if !ok || back != g {
-		t.Fatalf("parse(%q) = %+v, %v", g.manifest, back, ok)
+	for _, tc := range []struct{ codec, manifest, object string }{
+		{codecZstd, "2001_db8__1/2026-12-01/host-1.example/1796086923000000004_3_1796090400000000000_7_99.zst.json", "2001_db8__1/2026-12-01/host-1.example/1796086923000000004_3.jsonl.zst"},
+		{codecGzip, "2001_db8__1/2026-12-01/host-1.example/1796086923000000004_3_1796090400000000000_7_99.json", "2001_db8__1/2026-12-01/host-1.example/1796086923000000004_3.jsonl.gz"},
+	} {
+		g := segment{dir: "2001_db8__1", date: "2026-12-01", id: "host-1.example", part: 3, codec: tc.codec,
+			first: time.Date(2026, 12, 1, 1, 2, 3, 4, time.UTC), last: time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC), lines: 7, bytes: 99}
+		g.manifest = g.manifestName()
+		if g.manifest != tc.manifest || g.object() != tc.object {
+			t.Errorf("%s: manifest %q, object %q; want %q, %q", tc.codec, g.manifest, g.object(), tc.manifest, tc.object)
+		}
+		back, ok := parseManifestName(g.manifest)
+		if !ok || back != g {
+			t.Fatalf("parse(%q) = %+v, %v", g.manifest, back, ok)
+		}
 	}
 	for _, bad := range []string{"x.json", "10.0.0.1/2026-12-01/a/1_2_3_4.json", "10.0.0.1/2026-13-01/a/1_2_3_4_5.json", "10.0.0.1/2026-12-01/a/1_2_3_4_5.jsonl.gz"} {
 		if _, ok := parseManifestName(bad); ok {
@@ -404,4 +412,44 @@ func TestRemoteNoDuplicateBeforeMarker(t *testing.T) {
 		s.setMarker(dir, name, "")
 	}
 	checkSeqs(t, "uploaded, marker not yet written", seqs(t, readAll(t, s, ip, old, Query{})), 0, 10)
+}
+
+// Segments are zstd; gzip segments written by earlier versions are read
+// beside them, in time order.
+func TestRemoteReadsGzipSegmentsOfEarlierVersions(t *testing.T) {
+	fastRemote(t)
+	bkt := testBucket(t)
+	ip := netip.MustParseAddr("10.0.0.1")
+	old := time.Now().UTC().AddDate(0, 0, -3).Truncate(24 * time.Hour).Add(time.Hour)
+
+	// An earlier version's segment: lines gzipped, under a manifest
+	// without ".zst".
+	var raw []byte
+	for i := range 10 {
+		r := Record{IP: ip, ScrapedAt: old.Add(time.Duration(i) * time.Second), Snapshot: snap(i)}
+		raw, _ = appendLine(raw, &r)
+	}
+	legacy := segment{dir: dirName(ip), date: old.Format(time.DateOnly), id: "v1", part: 1, codec: codecGzip,
+		first: old, last: old.Add(9 * time.Second), lines: 10, bytes: int64(len(gzOf(raw)))}
+	for name, body := range map[string][]byte{legacy.object(): gzOf(raw), legacy.manifestName(): []byte("{}\n")} {
+		if err := bkt.Upload(context.Background(), name, strings.NewReader(string(body))); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	a := openTest(t, t.TempDir(), Options{Bucket: bkt, RemoteID: "v2", LocalRetention: time.Nanosecond})
+	appendN(t, a, ip, old, 10, 10)
+	waitFor(t, "the zstd segment", func() bool {
+		for _, m := range manifests(t, bkt) {
+			if strings.HasSuffix(m, ".zst.json") {
+				return true
+			}
+		}
+		return false
+	})
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b := openTest(t, t.TempDir(), Options{Bucket: bkt, RemoteID: "reader"})
+	checkSeqs(t, "gzip then zstd segment", seqs(t, readAll(t, b, ip, old, Query{})), 0, 20)
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 )
 
 // prefetch is how many remote segments of a day are downloaded ahead of
@@ -128,13 +129,29 @@ func (s *Store) getSegment(ctx context.Context, g segment) ([]byte, error) {
 	return data, nil
 }
 
+// readSegment calls fn with each line of the compressed segment data.
 func readSegment(ctx context.Context, g segment, data []byte, fn func([]byte) error) error {
-	zr, err := gzip.NewReader(bytes.NewReader(data))
-	if err != nil {
-		return fmt.Errorf("gunzip %s: %w", g.object(), err)
+	var r io.Reader
+	switch g.codec {
+	case codecZstd:
+		zr := segmentDecoders.Get().(*zstd.Decoder)
+		if err := zr.Reset(bytes.NewReader(data)); err != nil {
+			return fmt.Errorf("unzstd %s: %w", g.object(), err)
+		}
+		defer func() {
+			_ = zr.Reset(nil) // drop data before pooling
+			segmentDecoders.Put(zr)
+		}()
+		r = zr
+	default:
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			return fmt.Errorf("gunzip %s: %w", g.object(), err)
+		}
+		defer zr.Close()
+		r = zr
 	}
-	defer zr.Close()
-	if err := scanLines(ctx, zr, fn); err != nil {
+	if err := scanLines(ctx, r, fn); err != nil {
 		return fmt.Errorf("read %s: %w", g.object(), err)
 	}
 	return nil

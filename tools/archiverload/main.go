@@ -46,6 +46,8 @@ type options struct {
 	gzipLevel    int
 	identity     bool
 	encodings    []string
+	s3Gateway    string
+	segmentAge   time.Duration
 }
 
 func main() {
@@ -69,6 +71,8 @@ func main() {
 	app.Flag("gzip-level", "gzip level of the fake agents' bodies.").Default("1").IntVar(&o.gzipLevel)
 	app.Flag("identity", "Fake agents send plain JSON even when compression is asked for (what skipping decoding saves).").BoolVar(&o.identity)
 	app.Flag("encodings", "Content codings the fake agents offer, in order of preference: zstd,gzip like the real exporter, or gzip like older agents.").Default("zstd,gzip").StringVar(&encodings)
+	app.Flag("s3-gateway", "Upload closed segments to object storage: run this versitygw binary on loopback as the bucket (\"auto\" = ~/.cache/prexmon/versitygw-v1.8.0, built by scripts/build-versitygw.sh); empty = local disk only.").StringVar(&o.s3Gateway)
+	app.Flag("segment-max-age", "With --s3-gateway: --storage.segment.max-age of the archiver, short so segments close and upload during the run.").Default("20s").DurationVar(&o.segmentAge)
 	kingpin.MustParse(app.Parse(os.Args[1:]))
 	var err error
 	if o.encodings, err = agent.ParseEncodings(encodings); err != nil {
@@ -142,7 +146,18 @@ func run(ctx context.Context, logger *slog.Logger, o options) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{"--config.file=" + cfgPath, "--storage.path=" + o.storage, "--web.listen-address=" + listen, "--log.level=warn"}, o.archiverArgs...)
+	args := []string{"--config.file=" + cfgPath, "--storage.path=" + o.storage, "--web.listen-address=" + listen, "--log.level=warn"}
+	var gw *gateway
+	if o.s3Gateway != "" {
+		if gw, err = startGateway(o.s3Gateway, work); err != nil {
+			return nil, err
+		}
+		defer gw.stop()
+		// Local copies stay for the whole run, so every stored line is
+		// counted on disk and the bucket is checked against them.
+		args = append(args, "--storage.remote.config.file="+gw.config, "--storage.segment.max-age="+o.segmentAge.String(), "--storage.local-retention=24h")
+	}
+	args = append(args, o.archiverArgs...)
 	arch, err := startArchiver(o.archiverBin, args, filepath.Join(work, "archiver.log"))
 	if err != nil {
 		return nil, err
@@ -178,6 +193,10 @@ func run(ctx context.Context, logger *slog.Logger, o options) (*result, error) {
 	}
 	f0 := fleet.Stats()
 	self0, _ := sampleProc(os.Getpid())
+	var gw0 procSample
+	if gw != nil {
+		gw0, _ = sampleProc(gw.pid())
+	}
 	window := time.Duration(windowIntervals) * o.interval
 	var prof *profiler
 	if o.profile != "" {
@@ -199,6 +218,10 @@ func run(ctx context.Context, logger *slog.Logger, o options) (*result, error) {
 	res.ServedZstd, res.ServedGzip, res.ServedPlain = f1.ZstdSnapshots-f0.ZstdSnapshots, f1.GzipSnapshots-f0.GzipSnapshots, f1.PlainSnapshots-f0.PlainSnapshots
 	self1, _ := sampleProc(os.Getpid())
 	res.LoadToolCores = (self1.CPUSeconds - self0.CPUSeconds) / t1.Sub(t0).Seconds()
+	if gw != nil {
+		gw1, _ := sampleProc(gw.pid())
+		res.Remote = &remoteResult{GatewayCores: (gw1.CPUSeconds - gw0.CPUSeconds) / t1.Sub(t0).Seconds()}
+	}
 	if prof != nil {
 		res.Profile = prof.wait()
 	}
@@ -223,6 +246,13 @@ func run(ctx context.Context, logger *slog.Logger, o options) (*result, error) {
 		return res, err
 	}
 	res.fillDisk(disk, t1.Sub(t0))
+	if gw != nil {
+		b, err := countBucket(gw.dir)
+		if err != nil {
+			return res, err
+		}
+		res.Remote.fill(m0, m1, t1.Sub(t0), b, disk)
+	}
 	if exitErr != nil {
 		return res, fmt.Errorf("archiver did not exit cleanly: %w (log: %s)", exitErr, tail(filepath.Join(work, "archiver.log")))
 	}

@@ -76,6 +76,8 @@ type result struct {
 	ShutdownSeconds float64 `json:"shutdown_seconds"`
 	CleanExit       bool    `json:"clean_exit"`
 	Profile         string  `json:"profile,omitempty"`
+
+	Remote *remoteResult `json:"remote,omitempty"` // with --s3-gateway
 }
 
 func (r *result) fill(o options, t0, t1 time.Time, p0, p1 procSample, m0, m1 families, f0, f1 agent.Stats, mon *monitor) {
@@ -207,6 +209,9 @@ func (r *result) print(w io.Writer) {
 	p("busy threads", "%.2f avg: %s", r.BusyThreads, r.ThreadStates)
 	p("lines on disk", "%d in %d files; malformed %d; torn %d", r.TotalLines, r.DayFiles, r.Malformed, r.TornFiles)
 	p("shutdown", "%.2fs, clean=%v", r.ShutdownSeconds, r.CleanExit)
+	if r.Remote != nil {
+		r.Remote.print(p)
+	}
 	if r.Profile != "" {
 		p("profile", "%s", r.Profile)
 	}

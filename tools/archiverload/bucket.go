@@ -1,0 +1,170 @@
+package main
+
+import (
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// gateway is an S3 gateway (versitygw) serving a directory on loopback, so a
+// load run can measure the archiver while it uploads closed segments.
+type gateway struct {
+	cmd    *exec.Cmd
+	dir    string // the posix root; the bucket is dir/bucketName
+	config string // the archiver's --storage.remote.config.file
+	done   chan struct{}
+}
+
+const bucketName = "prexmon"
+
+// defaultGateway is where scripts/build-versitygw.sh caches versitygw.
+func defaultGateway() string {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(home, ".cache", "prexmon", "versitygw-v1.8.0")
+}
+
+// startGateway runs bin (versitygw) over work/s3 on a free loopback port
+// and writes the bucket config for it.
+func startGateway(bin, work string) (*gateway, error) {
+	if bin == "auto" {
+		bin = defaultGateway()
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return nil, fmt.Errorf("S3 gateway %s: %w (build it with scripts/build-versitygw.sh)", bin, err)
+	}
+	g := &gateway{dir: filepath.Join(work, "s3"), done: make(chan struct{})}
+	if err := os.MkdirAll(filepath.Join(g.dir, bucketName), 0o700); err != nil {
+		return nil, fmt.Errorf("bucket directory: %w", err)
+	}
+	addr, err := freeLoopbackAddr()
+	if err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(filepath.Join(work, "versitygw.log"))
+	if err != nil {
+		return nil, fmt.Errorf("gateway log: %w", err)
+	}
+	g.cmd = exec.Command(bin, "--port", addr, "posix", "--nometa", g.dir)
+	g.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY=archiverload", "ROOT_SECRET_KEY=archiverload-secret")
+	g.cmd.Stdout, g.cmd.Stderr = logf, logf
+	g.cmd.SysProcAttr = childAttr()
+	if err := g.cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	go func() {
+		_ = g.cmd.Wait()
+		logf.Close()
+		close(g.done)
+	}()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			g.stop()
+			return nil, fmt.Errorf("S3 gateway not listening on %s: %w", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	g.config = filepath.Join(work, "bucket.yml")
+	conf := fmt.Sprintf("type: S3\nconfig:\n  bucket: %s\n  endpoint: %s\n  insecure: true\n  access_key: archiverload\n  secret_key: archiverload-secret\n", bucketName, addr)
+	if err := os.WriteFile(g.config, []byte(conf), 0o600); err != nil {
+		g.stop()
+		return nil, fmt.Errorf("write %s: %w", g.config, err)
+	}
+	return g, nil
+}
+
+func (g *gateway) pid() int { return g.cmd.Process.Pid }
+
+func (g *gateway) stop() {
+	select {
+	case <-g.done:
+	default:
+		_ = g.cmd.Process.Kill()
+		<-g.done
+	}
+}
+
+// bucketCount is what the bucket holds after a run, from the manifests'
+// names (…_<last ns>_<lines>_<bytes>.json) alone, as the archiver reads it.
+type bucketCount struct {
+	Segments int
+	Lines    int64
+	Bytes    int64
+}
+
+func countBucket(dir string) (bucketCount, error) {
+	var c bucketCount
+	err := filepath.WalkDir(filepath.Join(dir, bucketName), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".json") {
+			return err
+		}
+		f := strings.Split(strings.TrimSuffix(d.Name(), ".json"), "_")
+		if len(f) != 5 {
+			return nil
+		}
+		lines, err1 := strconv.ParseInt(f[3], 10, 64)
+		size, err2 := strconv.ParseInt(f[4], 10, 64)
+		if err1 != nil || err2 != nil {
+			return nil
+		}
+		c.Segments++
+		c.Lines += lines
+		c.Bytes += size
+		return nil
+	})
+	if err != nil {
+		return c, fmt.Errorf("walk bucket %s: %w", dir, err)
+	}
+	return c, nil
+}
+
+// remoteResult is what a run with --s3-gateway adds to the report.
+type remoteResult struct {
+	Uploads        float64 `json:"uploads"` // archiver_remote_uploads_total{result="success"} in the window
+	Failures       float64 `json:"upload_failures"`
+	UploadedMBps   float64 `json:"uploaded_mb_per_second"` // compressed bytes uploaded in the window / window
+	PendingAtEnd   float64 `json:"pending_segments_at_window_end"`
+	LagAtEnd       float64 `json:"upload_lag_seconds_at_window_end"`
+	GatewayCores   float64 `json:"gateway_cpu_cores"` // versitygw, beside the archiver on the same machine
+	BucketSegments int     `json:"bucket_segments"`   // after the clean shutdown
+	BucketLines    int64   `json:"bucket_lines"`
+	BucketBytes    int64   `json:"bucket_bytes"`
+	DiskLines      int64   `json:"disk_lines"`
+}
+
+func (r *remoteResult) fill(m0, m1 families, window time.Duration, b bucketCount, d diskCount) {
+	before := m0.counters("archiver_remote_uploads_total", "result")
+	after := m1.counters("archiver_remote_uploads_total", "result")
+	r.Uploads = after["success"] - before["success"]
+	r.Failures = after["failure"] - before["failure"]
+	r.UploadedMBps = (m1.value("archiver_remote_uploaded_bytes_total") - m0.value("archiver_remote_uploaded_bytes_total")) / 1e6 / window.Seconds()
+	r.PendingAtEnd = m1.value("archiver_remote_pending_segments")
+	r.LagAtEnd = m1.value("archiver_remote_upload_lag_seconds")
+	r.BucketSegments, r.BucketLines, r.BucketBytes = b.Segments, b.Lines, b.Bytes
+	r.DiskLines = d.Lines
+}
+
+func (r *remoteResult) print(p func(k, format string, a ...any)) {
+	p("uploads in window", "%.0f segments, %.1f MB/s compressed, %.0f failures; at window end %.0f pending, lag %.0fs", r.Uploads, r.UploadedMBps, r.Failures, r.PendingAtEnd, r.LagAtEnd)
+	p("S3 gateway CPU", "%.2f cores (versitygw, beside the archiver)", r.GatewayCores)
+	pct := 0.0
+	if r.DiskLines > 0 {
+		pct = 100 * float64(r.BucketLines) / float64(r.DiskLines)
+	}
+	p("bucket after shutdown", "%d segments, %d lines = %.2f%% of the %d lines on disk, %.1f MB", r.BucketSegments, r.BucketLines, pct, r.DiskLines, float64(r.BucketBytes)/1e6)
+}
