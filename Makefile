@@ -25,7 +25,7 @@ PROMTOOL  ?= promtool
 DIST      ?= dist
 PLATFORMS ?=
 
-.PHONY: all build run test vet fmt-check unit windows stack-check release release-test version bench bench-wine load dashboards clean
+.PHONY: all build run test vet fmt-check unit windows stack-check release release-test version bench bench-wine load load-s3 dashboards clean
 
 all: build
 
@@ -99,6 +99,12 @@ bench: build
 ## load: one archiver against 5,000 fake agents at a 5 s interval on loopback (60 s, stops by itself).
 load:
 	$(GO) run ./tools/archiverload --agents=5000 --interval=5s --duration=60s
+
+## load-s3: the same with object storage on: closed segments (20 s max-age, so they upload during
+## the run) go to versitygw on loopback (built once into ~/.cache/prexmon by scripts/build-versitygw.sh).
+load-s3:
+	test -x $(HOME)/.cache/prexmon/versitygw-v1.8.0 || scripts/build-versitygw.sh
+	$(GO) run ./tools/archiverload --agents=5000 --interval=5s --duration=90s --s3-gateway=auto --segment-max-age=20s
 
 ## bench-wine: the Windows process-table benchmarks and a /metrics CPU figure under Wine.
 bench-wine:
