@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -264,7 +265,7 @@ func (s *Store) closeSegments(now time.Time) {
 				s.log.Error("remote: cannot read segment start", "file", path.Join(d.dir, d.name), "err", err)
 				continue
 			}
-			if !ok || now.Sub(first) < s.opts.SegmentMaxAge {
+			if !ok || now.Before(closeAt(d.dir, d.date, first, s.opts.SegmentMaxAge)) {
 				continue
 			}
 		}
@@ -272,6 +273,28 @@ func (s *Store) closeSegments(now time.Time) {
 			s.log.Error("remote: cannot close segment", "file", path.Join(d.dir, d.name), "err", err)
 		}
 	}
+}
+
+// closeAt is when the live segment of address directory dir and day date,
+// whose first line is first, closes: maxAge after its first line. But every
+// agent's day begins at midnight, so their segments would all close within
+// the same minutes of every hour and be compressed and uploaded in a burst
+// (5,000 agents at 5 s: 360 GB at once), taking the cores the scrapes need.
+// So a day's first segment closes at a point of the day's first maxAge set
+// by the address (FNV-1a), and the later segments, each maxAge long, keep
+// the agents spread over the hour.
+func closeAt(dir, date string, first time.Time, maxAge time.Duration) time.Time {
+	day, err := time.Parse(time.DateOnly, date)
+	if err != nil || maxAge <= 0 || first.Sub(day) >= maxAge {
+		return first.Add(maxAge)
+	}
+	h := fnv.New64a()
+	h.Write([]byte(dir))
+	phase := day.Add(time.Duration(h.Sum64()%uint64(maxAge)) + 1)
+	if first.Before(phase) {
+		return phase
+	}
+	return first.Add(maxAge)
 }
 
 // firstLineTime is the scraped_at of the first line of d.
@@ -576,8 +599,12 @@ func (s *Store) upload(ctx context.Context, d dayEntry) error {
 	}
 	var buf bytes.Buffer
 	g := segment{dir: d.dir, date: d.date, id: s.opts.RemoteID, part: d.part, codec: codecZstd}
+	select {
+	case s.compressing <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	zw := segmentEncoders.Get().(*zstd.Encoder)
-	defer segmentEncoders.Put(zw)
 	zw.Reset(&buf)
 	err = scanLines(ctx, sectionOf(f, end+1), func(line []byte) error {
 		if !servable(line) {
@@ -601,6 +628,8 @@ func (s *Store) upload(ctx context.Context, d dayEntry) error {
 	if err == nil {
 		err = zw.Close()
 	}
+	segmentEncoders.Put(zw)
+	<-s.compressing
 	if err != nil {
 		return fmt.Errorf("compress %s: %w", p, err)
 	}

@@ -453,3 +453,37 @@ func TestRemoteReadsGzipSegmentsOfEarlierVersions(t *testing.T) {
 	b := openTest(t, t.TempDir(), Options{Bucket: bkt, RemoteID: "reader"})
 	checkSeqs(t, "gzip then zstd segment", seqs(t, readAll(t, b, ip, old, Query{})), 0, 20)
 }
+
+// A day's first segments close spread over the first max-age, by address;
+// every later segment, and one begun after its address's point, is max-age
+// long; none is longer.
+func TestCloseAtSpreadsTheDaysFirstSegments(t *testing.T) {
+	const maxAge = time.Hour
+	day := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
+	var tenths [10]int
+	for i := range 1000 {
+		dir := dirName(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}))
+		first := day.Add(3 * time.Second)
+		at := closeAt(dir, "2026-12-03", first, maxAge)
+		if at.After(first.Add(maxAge)) || !at.After(day) {
+			t.Fatalf("%s: first segment from %s closes at %s, outside (midnight, first + max-age]", dir, first, at)
+		}
+		if at.After(first) {
+			tenths[int(at.Sub(day)*10/maxAge)%10]++
+		}
+		// Later segments: max-age after their first line.
+		for _, later := range []time.Time{at.Add(time.Second), day.Add(5 * time.Hour)} {
+			if got := closeAt(dir, "2026-12-03", later, maxAge); !got.Equal(later.Add(maxAge)) {
+				t.Fatalf("%s: segment from %s closes at %s, want %s", dir, later, got, later.Add(maxAge))
+			}
+		}
+	}
+	for i, n := range tenths {
+		if n < 60 || n > 140 { // 100 expected in each tenth of the hour
+			t.Errorf("tenth %d of the first hour: %d of 1000 first segments close in it (%v)", i, n, tenths)
+		}
+	}
+	if got := closeAt("x", "not-a-date", day, maxAge); !got.Equal(day.Add(maxAge)) {
+		t.Errorf("bad date: %s", got)
+	}
+}

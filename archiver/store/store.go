@@ -110,7 +110,12 @@ type Store struct {
 	m       *metrics
 	rm      *remoteMetrics // nil without a bucket
 	markers markers
-	shards  []*shard
+	// compressing bounds the segments compressed for upload at once to half
+	// the cores (at least one): a backlog of segments (after the bucket was
+	// down, or at midnight when every day's last segment closes) must not
+	// take every core from the scrapes. Transfers are not bounded by it.
+	compressing chan struct{}
+	shards      []*shard
 
 	closeMu sync.RWMutex
 	closed  bool
@@ -200,6 +205,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	s.counts.files = map[string]countEntry{}
 	if opts.Bucket != nil {
+		s.compressing = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
 		if s.rm, err = newRemoteMetrics(opts.Registerer); err != nil {
 			m.unregister(opts.Registerer)
 			rootDir.Close()
