@@ -40,6 +40,21 @@ var linuxOnlyFamilies = []string{
 	"host_filefd_allocated", "host_filefd_maximum", "host_pressure_cpu_waiting_seconds_total", "host_hwmon_temp_celsius",
 }
 
+// grepStderr is what a failed command wrote to stderr, if it ran.
+func grepStderr(err error) string {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return string(ee.Stderr)
+	}
+	return ""
+}
+
+// wineAbsentFamilies are families a Windows exporter serves only where
+// their source exists: Wine 8 has neither the W32Time service nor its
+// performance counters, so the time collector succeeds with no series
+// rather than a false 0.
+var wineAbsentFamilies = []string{"host_time_synced", "host_time_offset_seconds"}
+
 // wineGaps are the collectors Wine 8 cannot serve, with the families each
 // would produce. If a newer Wine serves one, its families must then appear.
 var wineGaps = map[string][]string{
@@ -105,13 +120,18 @@ func wineExporter(t *testing.T, env []string) {
 				t.Errorf("%s served on Windows, which has no such quantity", f)
 			}
 		}
+		for _, f := range wineAbsentFamilies {
+			if got[f] {
+				t.Errorf("%s served under Wine, which has no Windows Time service:\n%s", f, grepLines(body, f))
+			}
+		}
 		if !strings.Contains(string(body), `os="windows"`) {
 			t.Errorf("host_os_info does not say windows:\n%s", grepLines(body, "host_os_info"))
 		}
 	})
 
 	t.Run("graceful degradation", func(t *testing.T) {
-		for _, c := range []string{"filesystem", "host", "network", "processes", "users"} {
+		for _, c := range []string{"filesystem", "host", "network", "processes", "users", "time"} {
 			if !strings.Contains(string(body), fmt.Sprintf(`host_scrape_collector_success{collector=%q} 1`, c)) {
 				t.Errorf("collector %s failed under Wine:\n%s", c, grepLines(body, "host_scrape_collector_success"))
 			}
@@ -196,11 +216,11 @@ func wineWindowsUnitTests(t *testing.T, env []string) {
 		t.Fatalf("build Windows test binary: %v\n%s", err, out)
 	}
 	p := StartEnv(t, env, "wine", bin, "-test.v", "-test.count=1",
-		"-test.run", "^(TestProcessTableLayout|TestProcessesFindsItself|TestSessionsCall|TestCPUModesPartitionTime|TestDiskIOTimesCall|TestPerformanceInformationLayout|TestProcessHandles|TestWindowsNetLink)$")
+		"-test.run", "^(TestProcessTableLayout|TestProcessesFindsItself|TestSessionsCall|TestCPUModesPartitionTime|TestDiskIOTimesCall|TestPerformanceInformationLayout|TestProcessHandles|TestWindowsNetLink|TestPDHQuery|TestTimeCollectorSeries|TestW32TimeCall)$")
 	if err := p.Wait(t, time.Minute); err != nil {
 		t.Fatalf("Windows unit tests failed under Wine: %v\n%s", err, p.Output())
 	}
-	for _, name := range []string{"TestProcessTableLayout", "TestProcessesFindsItself", "TestSessionsCall", "TestCPUModesPartitionTime", "TestDiskIOTimesCall", "TestPerformanceInformationLayout", "TestProcessHandles", "TestWindowsNetLink"} {
+	for _, name := range []string{"TestProcessTableLayout", "TestProcessesFindsItself", "TestSessionsCall", "TestCPUModesPartitionTime", "TestDiskIOTimesCall", "TestPerformanceInformationLayout", "TestProcessHandles", "TestWindowsNetLink", "TestPDHQuery", "TestTimeCollectorSeries", "TestW32TimeCall"} {
 		if !strings.Contains(p.Output(), "--- PASS: "+name) {
 			t.Errorf("%s did not pass:\n%s", name, p.Output())
 		}
@@ -289,7 +309,8 @@ func wineService(t *testing.T, env []string) {
 // reads the registration back from the manager and uninstalls; then the
 // real `exporter service install` registers a service that starts and
 // serves, `exporter service uninstall` stops and removes it while it runs,
-// and an install with a flag the exporter refuses registers nothing.
+// and an install with a flag the exporter refuses, or with an account whose
+// SID cannot be looked up, registers nothing.
 func wineServiceInstall(t *testing.T, env []string) {
 	bin := filepath.Join(t.TempDir(), "winsvc.test.exe")
 	build := exec.Command("go", "test", "-c", "-o", bin, "./exporter/winsvc")
@@ -298,9 +319,14 @@ func wineServiceInstall(t *testing.T, env []string) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build Windows test binary: %v\n%s", err, out)
 	}
-	p := StartEnv(t, append(env, "PREXMON_SERVICE_TEST=1"), "wine", bin, "-test.v", "-test.count=1", "-test.run", "^TestInstallUninstall$")
-	if err := p.Wait(t, time.Minute); err != nil || !strings.Contains(p.Output(), "--- PASS: TestInstallUninstall") {
-		t.Fatalf("winsvc.TestInstallUninstall under Wine: %v\n%s", err, p.Output())
+	p := StartEnv(t, append(env, "PREXMON_SERVICE_TEST=1"), "wine", bin, "-test.v", "-test.count=1", "-test.run", "^(TestInstallUninstall|TestLookupAccountSID)$")
+	if err := p.Wait(t, time.Minute); err != nil {
+		t.Fatalf("winsvc tests under Wine: %v\n%s", err, p.Output())
+	}
+	for _, name := range []string{"TestInstallUninstall", "TestLookupAccountSID"} {
+		if !strings.Contains(p.Output(), "--- PASS: "+name) {
+			t.Fatalf("winsvc.%s did not pass under Wine:\n%s", name, p.Output())
+		}
 	}
 
 	exe := Binary(t, "exporter", "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
@@ -339,5 +365,15 @@ func wineServiceInstall(t *testing.T, env []string) {
 	}
 	if state, _, err := serviceQuery(t, env, name); err == nil {
 		t.Errorf("install with a bad exporter flag registered the service (%s)", state)
+	}
+
+	// The log folder's ACL needs the account's SID: an account that does
+	// not resolve is refused before anything is registered.
+	out, err = wineCmd(t, env, exe, "service", "install", `--account=PREXMON-NO-SUCH-DOMAIN\nobody`)
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(ee.Stderr), "cannot resolve its SID") {
+		t.Errorf("install with an unknown account: %v, want exit status 1 naming the SID lookup\n%s", err, grepStderr(err))
+	}
+	if state, _, err := serviceQuery(t, env, name); err == nil {
+		t.Errorf("install with an unknown account registered the service (%s)", state)
 	}
 }

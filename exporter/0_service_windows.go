@@ -165,7 +165,7 @@ func runServiceCommand(args []string) int {
 	app := kingpin.New("exporter service", "Install or remove the exporter as a Windows service (run as administrator).")
 	app.HelpFlag.Short('h')
 	install := app.Command("install", "Register the exporter as a service starting at boot, restarted on failure, or update an existing registration; the flags after -- are the exporter's. Does not start it (sc.exe start "+serviceName+").")
-	account := install.Flag("account", `Account the service runs as: a virtual account `+"`"+winsvc.VirtualAccount(serviceName)+"`"+` (default; reads the owner and command line of its own processes only), or LocalSystem (every process's owner and command line, and full control of the machine).`).
+	account := install.Flag("account", `Account the service runs as: a virtual account `+"`"+winsvc.VirtualAccount(serviceName)+"`"+` (default; reads the owner and command line of its own processes only), LocalSystem (every process's owner and command line, and full control of the machine), or another account without password (NT AUTHORITY\LocalService, a group managed service account DOMAIN\name$). The log folder is granted to the account's SID, looked up by name; an account that cannot be resolved is refused.`).
 		Default(winsvc.VirtualAccount(serviceName)).String()
 	exporterArgs := install.Arg("exporter-flags", "Flags the service starts the exporter with, after --, e.g. -- --web.listen-address=:9182").Strings()
 	uninstall := app.Command("uninstall", "Stop the service if it runs and remove it; the log folder stays.")

@@ -18,16 +18,27 @@ type InstallOptions struct {
 	Display string   // display name, unique among services
 	Exe     string   // absolute path of the executable
 	Args    []string // the exporter's flags
-	Account string   // VirtualAccount(Name), or LocalSystem when empty
-	LogDir  string   // created and locked down for the account
+	Account string   // VirtualAccount(Name) or another account without password, or LocalSystem when empty
+	LogDir  string   // created and locked down for the account (AccountSID)
 }
 
 // Install registers the service through the service control manager, or,
 // when it exists, brings its configuration up to date (an upgrade): start
 // at boot, the account, the recovery actions, and the log folder with its
 // ACL. It does not start the service. The warnings name settings this
-// Windows does not support and that were left out.
+// Windows does not support and that were left out, and an account the
+// service is unlikely to start as (AccountWarnings).
 func Install(o InstallOptions) (warnings []string, err error) {
+	// The log folder's ACL names the account: resolve it before
+	// registering anything, so an account that does not exist leaves no
+	// half-installed service behind.
+	var sid string
+	if o.LogDir != "" {
+		if sid, err = LookupAccountSID(o.Account); err != nil {
+			return nil, err
+		}
+	}
+	warnings = AccountWarnings(o.Name, o.Account)
 	m, err := mgr.Connect()
 	if err != nil {
 		return nil, fmt.Errorf("connect to the service control manager (run as administrator): %w", err)
@@ -41,7 +52,8 @@ func Install(o InstallOptions) (warnings []string, err error) {
 		ServiceStartName: o.Account,
 	}
 	// A virtual account's user SID is the service SID (ServiceSID), which
-	// the log folder's ACL names; no service SID type needs setting.
+	// AccountSID gives for the log folder's ACL; no service SID type needs
+	// setting.
 	s, err := m.OpenService(o.Name)
 	if err == nil {
 		defer s.Close()
@@ -73,15 +85,28 @@ func Install(o InstallOptions) (warnings []string, err error) {
 		return nil, fmt.Errorf("set recovery on non-crash failures of %s: %w", o.Name, err)
 	}
 	if o.LogDir != "" {
-		sid := "SY"
-		if o.Account != "" {
-			sid = ServiceSID(o.Name)
-		}
 		if err := LockDownDir(o.LogDir, LogDirSDDL(sid)); err != nil {
 			return nil, err
 		}
 	}
 	return warnings, nil
+}
+
+// LookupAccountSID is AccountSID with the system's LookupAccountName, on
+// this computer.
+func LookupAccountSID(account string) (string, error) {
+	computer, _ := windows.ComputerName()
+	return AccountSID(account, computer, lookupAccount)
+}
+
+// lookupAccount asks the local security authority, which also asks the
+// domain controller for a domain account.
+func lookupAccount(name string) (string, SIDType, error) {
+	sid, _, typ, err := windows.LookupSID("", name)
+	if err != nil {
+		return "", 0, err
+	}
+	return sid.String(), SIDType(typ), nil
 }
 
 func wstr(s string) *uint16 {

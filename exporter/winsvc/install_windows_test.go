@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -171,4 +172,41 @@ func queryConfig(s *mgr.Service) (mgr.Config, error) {
 // wine_get_version.
 func underWine() bool {
 	return windows.NewLazySystemDLL("ntdll.dll").NewProc("wine_get_version").Find() == nil
+}
+
+// TestLookupAccountSID resolves accounts with the system's
+// LookupAccountName, as Install does for the log folder's ACL. It changes
+// nothing, so it runs everywhere (and under Wine in the e2e test).
+func TestLookupAccountSID(t *testing.T) {
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, short, _ := strings.Cut(me.Username, `\`)
+	for _, tc := range []struct {
+		account, want string // want "" for an error
+	}{
+		{"LocalSystem", "SY"},
+		{`NT AUTHORITY\LOCAL SERVICE`, "S-1-5-19"},
+		{`NT AUTHORITY\NETWORK SERVICE`, "S-1-5-20"},
+		{me.Username, me.Uid},
+		{`.\` + short, me.Uid},
+		// A virtual account of a service that does not exist: the SID
+		// Windows would give it.
+		{`NT SERVICE\prexmon-not-registered`, ServiceSID("prexmon-not-registered")},
+		{`PREXMON-NO-SUCH-DOMAIN\nobody`, ""},
+		{`.\prexmon-no-such-user`, ""},
+	} {
+		got, err := LookupAccountSID(tc.account)
+		t.Logf("%s: %s, %v", tc.account, got, err)
+		switch {
+		case tc.want == "" && err == nil:
+			t.Errorf("LookupAccountSID(%q) = %s, want an error", tc.account, got)
+		case tc.want != "" && (err != nil || got != tc.want):
+			t.Errorf("LookupAccountSID(%q) = %q, %v; want %s", tc.account, got, err, tc.want)
+		}
+	}
+	if got, err := LookupAccountSID(`BUILTIN\Administrators`); err == nil {
+		t.Errorf(`BUILTIN\Administrators, a group, accepted as the service account (%s)`, got)
+	}
 }
