@@ -55,7 +55,7 @@ func (r *procReader) Processes(ctx context.Context) ([]snapshot.Process, int, er
 // keyedProcesses keys each process on its start in clock ticks since boot,
 // which no clock step changes; only the start time shown is wall-clock.
 func (r *procReader) keyedProcesses(ctx context.Context) ([]snapshot.Process, []procKey, int, error) {
-	boot, err := readBootTime(r.proc)
+	boot, err := readBootTime(ctx, r.proc)
 	if err != nil {
 		return nil, nil, 0, err
 	}

@@ -9,13 +9,13 @@ import (
 	"time"
 )
 
-// copyFixtureProc copies testdata/root/proc's process table and stat into
-// a temporary directory a test may rewrite.
+// copyFixtureProc copies testdata/root/proc's process table, stat and
+// loadavg into a temporary directory a test may rewrite.
 func copyFixtureProc(t *testing.T) string {
 	t.Helper()
 	dst := t.TempDir()
 	src := "testdata/root/proc"
-	for _, f := range []string{"stat", "1/stat", "1/status", "1/cmdline", "4242/stat", "4242/status", "4242/cmdline"} {
+	for _, f := range []string{"stat", "loadavg", "1/stat", "1/status", "1/cmdline", "4242/stat", "4242/status", "4242/cmdline"} {
 		b, err := os.ReadFile(filepath.Join(src, f))
 		if err != nil {
 			t.Fatal(err)
