@@ -292,8 +292,8 @@ func serve(logger *slog.Logger, reg *prometheus.Registry, st *store.Store, cfg *
 		MaxBodyBytes:        func() int64 { return int64(rl.current().BodySizeLimit) },
 		MaxConcurrentPushes: func() int { return rl.current().API.MaxConcurrentPushes },
 		// Room for at least one push at the body limit (sent, decoded, and
-		// copied into its line), whatever the limit is set to.
-		PushMemory: max(api.DefaultPushMemory, 4*int64(cfg.BodySizeLimit)),
+		// copied into its line), whatever a reload sets the limit to.
+		PushMemory: func() int64 { return api.PushMemoryFor(int64(rl.current().BodySizeLimit)) },
 		PushRateLimit: func() (float64, int) {
 			l := rl.current().API.PushRateLimit
 			return l.Rate, l.Burst

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"os"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,11 +76,6 @@ func (r *reloader) apply(cfg *config.Config) error {
 		return err
 	}
 	r.disc.ApplyConfig(cfg)
-	if old := r.cfg.Load(); old != nil {
-		if !slices.Equal(old.API.Proxies, cfg.API.Proxies) || old.BodySizeLimit != cfg.BodySizeLimit {
-			r.logger.Warn("api.trusted_proxies and the push body limit change only on restart")
-		}
-	}
 	r.cfg.Store(cfg)
 	return nil
 }

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/semaphore"
 
 	"github.com/prexmon/prexmon/archiver/scrape"
 	"github.com/prexmon/prexmon/archiver/store"
@@ -57,10 +56,12 @@ type Options struct {
 	// 429 with Retry-After. Asked at every push.
 	PushRateLimit func() (rate float64, burst int)
 	// PushMemory bounds the bytes every push in progress may hold at once,
-	// as sent, decoded and copied into its line (default
-	// DefaultPushMemory); a push that would go past it is answered 503
-	// with Retry-After. It must hold a few times MaxBodyBytes.
-	PushMemory int64
+	// as sent, decoded and copied into its line; a push that would go past
+	// it is answered 503 with Retry-After. It must hold a few times
+	// MaxBodyBytes, so it is asked at every reservation, like the limit
+	// (nil or <= 0: PushMemoryFor(MaxBodyBytes)): a budget fixed at start
+	// would refuse every push near a raised limit, for ever.
+	PushMemory func() int64
 	// Metrics serves /metrics, open to all like the health endpoints
 	// (nil: not served).
 	Metrics http.Handler
@@ -92,6 +93,16 @@ func (a *api) maxBody() int64 {
 	return DefaultMaxBodyBytes
 }
 
+// pushMemory is the push memory budget now.
+func (a *api) pushMemory() int64 {
+	if a.o.PushMemory != nil {
+		if n := a.o.PushMemory(); n > 0 {
+			return n
+		}
+	}
+	return PushMemoryFor(a.maxBody())
+}
+
 // trusted are the proxies whose X-Forwarded-For is believed now.
 func (a *api) trusted() []netip.Prefix {
 	if a.o.TrustedProxies == nil {
@@ -113,7 +124,7 @@ type api struct {
 	bodyPool bufferPool
 
 	pushing  atomic.Int64 // pushes holding a MaxConcurrentPushes slot
-	pushMem  *semaphore.Weighted
+	pushMem  memBudget
 	limiters rateLimiters
 	dedup    dedup
 	// pushWait bounds how long a push waits for its fsync before it is
@@ -141,14 +152,10 @@ func newAPI(o Options) *api {
 	if o.MaxQueries <= 0 {
 		o.MaxQueries = 32
 	}
-	if o.PushMemory <= 0 {
-		o.PushMemory = DefaultPushMemory
-	}
 	a := &api{
 		o:        o,
 		log:      o.Logger,
 		slots:    make(chan struct{}, o.MaxQueries),
-		pushMem:  semaphore.NewWeighted(o.PushMemory),
 		pushWait: pushTimeout,
 		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "archiver", Name: "push_requests_total",

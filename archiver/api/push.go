@@ -235,7 +235,7 @@ func (p *pending) reserve(n int64) bool {
 	if n <= p.held {
 		return true
 	}
-	if !p.a.pushMem.TryAcquire(n - p.held) {
+	if !p.a.pushMem.tryAcquire(n-p.held, p.a.pushMemory()) {
 		return false
 	}
 	p.held = n
@@ -245,7 +245,7 @@ func (p *pending) reserve(n int64) bool {
 // shrink gives back what the push reserved beyond n.
 func (p *pending) shrink(n int64) {
 	if n < p.held {
-		p.a.pushMem.Release(p.held - n)
+		p.a.pushMem.release(p.held - n)
 		p.held = n
 	}
 }
@@ -444,4 +444,45 @@ func (b *bufferPool) put(buf *bytes.Buffer) {
 	if buf.Cap() <= maxPooledBody {
 		b.p.Put(buf)
 	}
+}
+
+// PushMemoryFor is the push memory for a body limit: DefaultPushMemory, or
+// room for one push at the limit (sent, decoded, and copied into its
+// line) if that is more.
+func PushMemoryFor(bodyLimit int64) int64 { return max(DefaultPushMemory, 4*bodyLimit) }
+
+// memBudget counts the bytes of push memory reserved. Its limit is given
+// at each reservation rather than fixed, so a reload that raises the body
+// limit raises it for the next push. One that lowers it leaves the pushes
+// in progress what they hold (at most the old budget) and refuses new
+// reservations until enough is given back.
+type memBudget struct {
+	mu   sync.Mutex
+	used int64
+}
+
+// tryAcquire reserves n bytes if used stays within limit; it never waits.
+func (b *memBudget) tryAcquire(n, limit int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used+n > limit {
+		return false
+	}
+	b.used += n
+	return true
+}
+
+func (b *memBudget) release(n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.used -= n
+	if b.used < 0 {
+		panic("push memory released more than was reserved")
+	}
+}
+
+func (b *memBudget) reserved() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.used
 }

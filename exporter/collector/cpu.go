@@ -46,7 +46,7 @@ func newCPUCollector(cfg Config) (Collector, error) {
 	// until the window has passed, percentages cover the time since start.
 	ctx, cancel := context.WithTimeout(cfg.hostContext(context.Background()), time.Second)
 	defer cancel()
-	if times, err := cpu.TimesWithContext(ctx, true); err == nil && len(times) > 0 {
+	if times, err := cpuTimes(ctx, cfg); err == nil && len(times) > 0 {
 		c.prev = times
 		c.history.add(time.Now(), times)
 	}
@@ -60,7 +60,7 @@ type cpuResult struct {
 }
 
 func (c *cpuCollector) Update(ctx context.Context) (Result, error) {
-	times, err := cpu.TimesWithContext(ctx, true)
+	times, err := cpuTimes(ctx, c.cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cpu times: %w", err)
 	}

@@ -26,8 +26,8 @@ type fileStamp struct {
 	size  int64
 }
 
-func (c *hostCollector) bootTime(context.Context) (time.Time, error) {
-	return readBootTime(c.cfg.ProcPath)
+func (c *hostCollector) bootTime(ctx context.Context) (time.Time, error) {
+	return readBootTime(ctx, c.cfg.ProcPath)
 }
 
 // facts reads the host's OS from <rootfs>/etc/os-release (the container's

@@ -78,13 +78,3 @@ func TestHostFactsFollowOSReleaseChanges(t *testing.T) {
 		t.Fatalf("after the upgrade: version %q, want 12", f.version)
 	}
 }
-
-func TestParseBootTime(t *testing.T) {
-	got, err := parseBootTime([]byte("cpu  1 2 3 4\nintr 5\nctxt 6\nbtime 1700000123\nprocesses 7\n"))
-	if err != nil || got.Unix() != 1700000123 {
-		t.Fatalf("got %v, %v", got, err)
-	}
-	if _, err := parseBootTime([]byte("cpu  1 2 3 4\n")); err == nil {
-		t.Fatal("no btime line: no error")
-	}
-}

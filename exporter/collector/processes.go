@@ -39,6 +39,29 @@ type processReader interface {
 	Processes(ctx context.Context) (procs []snapshot.Process, skipped int, err error)
 }
 
+// keyedReader is a processReader whose start times are no identity, so it
+// keys its processes itself (keys[i] is procs[i]'s). Linux shows a start
+// time as boot time plus clock ticks since boot, and boot time (btime)
+// moves whenever the wall clock is stepped: keyed on the sum, every process
+// would look new after an NTP step. Windows and macOS stamp a process's
+// creation time once, when it starts, so a step leaves it alone.
+type keyedReader interface {
+	keyedProcesses(ctx context.Context) (procs []snapshot.Process, keys []procKey, skipped int, err error)
+}
+
+// readProcesses lists the processes with their keys.
+func readProcesses(ctx context.Context, r processReader) ([]snapshot.Process, []procKey, int, error) {
+	if kr, ok := r.(keyedReader); ok {
+		return kr.keyedProcesses(ctx)
+	}
+	procs, skipped, err := r.Processes(ctx)
+	keys := make([]procKey, len(procs))
+	for i := range procs {
+		keys[i] = procKey{procs[i].PID, procs[i].StartedAt.UnixMilli()}
+	}
+	return procs, keys, skipped, err
+}
+
 type processesCollector struct {
 	cfg    Config
 	reader processReader
@@ -53,6 +76,8 @@ type processesCollector struct {
 }
 
 // procKey tells a process apart from a later one that reuses its PID.
+// start is whatever start stamp the OS keeps fixed for the process's life:
+// clock ticks since boot on Linux, milliseconds since the epoch elsewhere.
 type procKey struct {
 	pid   int32
 	start int64
@@ -74,21 +99,19 @@ func newProcessesCollector(cfg Config) (Collector, error) {
 	ctx, cancel := context.WithTimeout(cfg.hostContext(context.Background()), 5*time.Second)
 	defer cancel()
 	start := time.Now()
-	if procs, _, err := r.Processes(ctx); err == nil {
-		c.history.add(start.Add(time.Since(start)/2), cpuByProcess(procs))
+	if procs, keys, _, err := readProcesses(ctx, r); err == nil {
+		c.history.add(start.Add(time.Since(start)/2), cpuByProcess(procs, keys))
 	}
 	return c, nil
 }
 
-func cpuByProcess(procs []snapshot.Process) map[procKey]float64 {
+func cpuByProcess(procs []snapshot.Process, keys []procKey) map[procKey]float64 {
 	m := make(map[procKey]float64, len(procs))
 	for i := range procs {
-		m[keyOf(&procs[i])] = procs[i].CPUSeconds
+		m[keys[i]] = procs[i].CPUSeconds
 	}
 	return m
 }
-
-func keyOf(p *snapshot.Process) procKey { return procKey{p.PID, p.StartedAt.UnixMilli()} }
 
 type processesResult struct {
 	procs      []snapshot.Process
@@ -100,7 +123,7 @@ type processesResult struct {
 
 func (c *processesCollector) Update(ctx context.Context) (Result, error) {
 	start := time.Now()
-	procs, skipped, err := c.reader.Processes(ctx)
+	procs, keys, skipped, err := readProcesses(ctx, c.reader)
 	if err != nil {
 		return nil, fmt.Errorf("processes: %w", err)
 	}
@@ -116,7 +139,7 @@ func (c *processesCollector) Update(ctx context.Context) (Result, error) {
 	r := &processesResult{procs: procs, states: map[string]int{}}
 	for i := range procs {
 		p := &procs[i]
-		k := keyOf(p)
+		k := keys[i]
 		nextCPU[k] = p.CPUSeconds
 		// The group counters add what each process used since the previous
 		// collection; a process new since then adds all its CPU time.

@@ -48,35 +48,44 @@ func newProcessReader(cfg Config) (processReader, error) {
 }
 
 func (r *procReader) Processes(ctx context.Context) ([]snapshot.Process, int, error) {
-	boot, err := readBootTime(r.proc)
+	procs, _, skipped, err := r.keyedProcesses(ctx)
+	return procs, skipped, err
+}
+
+// keyedProcesses keys each process on its start in clock ticks since boot,
+// which no clock step changes; only the start time shown is wall-clock.
+func (r *procReader) keyedProcesses(ctx context.Context) ([]snapshot.Process, []procKey, int, error) {
+	boot, err := readBootTime(ctx, r.proc)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	d, err := os.Open(r.proc)
 	if err != nil {
-		return nil, 0, fmt.Errorf("open %s: %w", r.proc, err)
+		return nil, nil, 0, fmt.Errorf("open %s: %w", r.proc, err)
 	}
 	names, err := d.Readdirnames(-1)
 	d.Close()
 	if err != nil {
-		return nil, 0, fmt.Errorf("list %s: %w", r.proc, err)
+		return nil, nil, 0, fmt.Errorf("list %s: %w", r.proc, err)
 	}
 	r.users.refresh()
 	procs := make([]snapshot.Process, 0, len(names))
+	keys := make([]procKey, 0, len(names))
 	nextExe := make(map[procKey]string, len(r.exe))
 	var skipped int
 	for i, name := range names {
 		if i%64 == 0 && ctx.Err() != nil {
-			return nil, 0, ctx.Err()
+			return nil, nil, 0, ctx.Err()
 		}
 		pid, err := strconv.ParseInt(name, 10, 32)
 		if err != nil {
 			continue // not a process directory
 		}
-		p, err := r.read(int32(pid), name, boot, nextExe)
+		p, k, err := r.read(int32(pid), name, boot, nextExe)
 		switch {
 		case err == nil:
 			procs = append(procs, p)
+			keys = append(keys, k)
 		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, errVanished):
 			// The process exited between listing and reading: not an error.
 		default:
@@ -86,7 +95,7 @@ func (r *procReader) Processes(ctx context.Context) ([]snapshot.Process, int, er
 		}
 	}
 	r.exe = nextExe
-	return procs, skipped, nil
+	return procs, keys, skipped, nil
 }
 
 var errVanished = errors.New("process vanished")
@@ -95,18 +104,19 @@ func denied(err error) bool {
 	return errors.Is(err, fs.ErrPermission)
 }
 
-func (r *procReader) read(pid int32, name string, boot time.Time, nextExe map[procKey]string) (snapshot.Process, error) {
+func (r *procReader) read(pid int32, name string, boot time.Time, nextExe map[procKey]string) (snapshot.Process, procKey, error) {
 	dir := r.proc + "/" + name
 	p := snapshot.Process{PID: pid}
 
 	stat, err := r.readFile(dir + "/stat")
 	if err != nil {
-		return p, err
+		return p, procKey{}, err
 	}
 	st, err := parseStat(stat)
 	if err != nil {
-		return p, fmt.Errorf("parse %s/stat: %w", dir, err)
+		return p, procKey{}, fmt.Errorf("parse %s/stat: %w", dir, err)
 	}
+	k := procKey{pid, int64(st.starttime)}
 	p.PPID = st.ppid
 	p.Name = st.comm
 	p.State = procState(st.state)
@@ -122,10 +132,9 @@ func (r *procReader) read(pid int32, name string, boot time.Time, nextExe map[pr
 	case err == nil:
 		p.User = r.users.name(statusUID(status))
 	case !denied(err):
-		return p, err
+		return p, k, err
 	}
 
-	k := procKey{pid, p.StartedAt.UnixMilli()}
 	exe, ok := r.exe[k]
 	if !ok {
 		exe, _ = os.Readlink(dir + "/exe") // unreadable for kernel threads and others' processes
@@ -139,7 +148,7 @@ func (r *procReader) read(pid int32, name string, boot time.Time, nextExe map[pr
 		case err == nil:
 			p.Cmdline = cmdlineString(raw)
 		case !denied(err):
-			return p, err
+			return p, k, err
 		}
 	}
 	// comm is cut at 15 bytes; recover the full name from the executable.
@@ -148,7 +157,7 @@ func (r *procReader) read(pid int32, name string, boot time.Time, nextExe map[pr
 			p.Name = base
 		}
 	}
-	return p, nil
+	return p, k, nil
 }
 
 // readFile reads a small /proc file into the reader's reusable buffer; the

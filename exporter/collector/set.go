@@ -193,6 +193,7 @@ type outcome struct {
 }
 
 func (s *Set) collect(ctx context.Context, c *call) *Collection {
+	ctx = withCollectionCache(ctx)
 	out := make(chan outcome, len(s.names))
 	record := func(o outcome) {
 		c.mu.Lock()

@@ -22,13 +22,17 @@ const (
 // is drawn from its upper half at random, so agents that failed together do
 // not retry together.
 type backoff struct {
-	max time.Duration
-	n   int
+	max    time.Duration
+	n      int
+	jitter func(time.Duration) time.Duration // randomJitter, but in tests
 }
 
-func newBackoff(interval time.Duration) *backoff {
-	return &backoff{max: min(max(interval, minBackoff), maxBackoff)}
+func newBackoff(interval time.Duration, jitter func(time.Duration) time.Duration) *backoff {
+	return &backoff{max: min(max(interval, minBackoff), maxBackoff), jitter: jitter}
 }
+
+// randomJitter returns a duration from 0 to d, both included, at random.
+func randomJitter(d time.Duration) time.Duration { return rand.N(d + 1) }
 
 func (b *backoff) next() time.Duration {
 	d := b.max
@@ -36,7 +40,7 @@ func (b *backoff) next() time.Duration {
 		d = min(b.max, minBackoff<<b.n)
 	}
 	b.n++
-	return d/2 + rand.N(d/2+1)
+	return d/2 + b.jitter(d/2)
 }
 
 func (b *backoff) reset() { b.n = 0 }

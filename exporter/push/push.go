@@ -77,6 +77,13 @@ type Pusher struct {
 	q       *queue
 	mem     codingMemory // used by the sender alone
 	wake    chan struct{}
+
+	// How the pusher tells time and waits: time.Now, sleep and
+	// randomJitter, but in tests, which check the delays asked for rather
+	// than measure them.
+	now    func() time.Time
+	sleep  func(ctx context.Context, d time.Duration) bool
+	jitter func(time.Duration) time.Duration
 }
 
 // New checks o, builds the HTTP client and opens the spool (taking over
@@ -104,6 +111,7 @@ func New(o Options, version string, reg prometheus.Registerer, logger *slog.Logg
 	return &Pusher{
 		o: o, url: strings.TrimRight(o.URL, "/") + Path, client: client, version: version,
 		log: logger, m: m, q: q, wake: make(chan struct{}, 1),
+		now: time.Now, sleep: sleep, jitter: randomJitter,
 	}, nil
 }
 
@@ -147,9 +155,10 @@ func (p *Pusher) Once(ctx context.Context, set *collector.Set) error {
 	if err := p.collect(ctx, set); err != nil {
 		return err
 	}
+	deadline := p.now().Add(p.o.Timeout)
 	ctx, cancel := context.WithTimeout(ctx, p.o.Timeout)
 	defer cancel()
-	bo := newBackoff(p.o.Timeout)
+	bo := newBackoff(p.o.Timeout, p.jitter)
 	for {
 		wait, err := p.deliver(ctx)
 		if err == nil {
@@ -161,11 +170,11 @@ func (p *Pusher) Once(ctx context.Context, set *collector.Set) error {
 		if wait == 0 {
 			wait = bo.next()
 		}
-		if deadline, _ := ctx.Deadline(); time.Until(deadline) < wait {
+		if deadline.Sub(p.now()) < wait {
 			return err
 		}
 		p.log.Warn("push failed; retrying", "err", err, "in", wait)
-		if !sleep(ctx, wait) {
+		if !p.sleep(ctx, wait) {
 			return err
 		}
 	}
@@ -186,8 +195,8 @@ func (p *Pusher) Loop(ctx context.Context, set *collector.Set) {
 		p.log.Info("pushing without --push.spool.dir: snapshots taken while the archiver cannot be reached are lost")
 	}
 	for {
-		next := nextTick(time.Now(), p.o.Interval, offset)
-		if !sleep(ctx, time.Until(next)) {
+		now := p.now()
+		if !p.sleep(ctx, nextTick(now, p.o.Interval, offset).Sub(now)) {
 			break
 		}
 		if err := p.collect(ctx, set); err != nil {
@@ -225,7 +234,7 @@ func (p *Pusher) collect(ctx context.Context, set *collector.Set) error {
 // send delivers queued snapshots as they come until ctx ends, backing off
 // while the archiver fails.
 func (p *Pusher) send(ctx context.Context) {
-	bo := newBackoff(p.o.Interval)
+	bo := newBackoff(p.o.Interval, p.jitter)
 	for {
 		wait, err := p.deliver(ctx)
 		if ctx.Err() != nil {
@@ -244,7 +253,7 @@ func (p *Pusher) send(ctx context.Context) {
 			wait = bo.next()
 		}
 		p.log.Warn("push failed; will retry", "err", err, "in", wait.Round(time.Millisecond), "queued", p.q.pending())
-		if !sleep(ctx, wait) {
+		if !p.sleep(ctx, wait) {
 			return
 		}
 	}

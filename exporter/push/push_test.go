@@ -222,6 +222,43 @@ func TestDeliverClassifiesAnswers(t *testing.T) {
 	}
 }
 
+// fakeClock stands in for the pusher's clock: sleeping records the delay
+// asked for and moves the clock on at once.
+type fakeClock struct {
+	mu    sync.Mutex
+	t     time.Time
+	slept []time.Duration
+}
+
+// install makes p tell time by c, with no jitter: each backoff step is
+// the lower end of its range.
+func (c *fakeClock) install(p *Pusher) {
+	c.t = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	p.now = c.now
+	p.sleep = c.sleep
+	p.jitter = func(time.Duration) time.Duration { return 0 }
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) sleep(ctx context.Context, d time.Duration) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.slept = append(c.slept, d)
+	c.t = c.t.Add(d)
+	return ctx.Err() == nil
+}
+
+func (c *fakeClock) delays() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.slept)
+}
+
 // TestSenderBacksOffAndReplaysInOrder runs the sender against an intake
 // that is overloaded twice (Retry-After: 1) and then fails once without
 // saying when to come back: the sender waits as told, then backs off, and
@@ -231,6 +268,8 @@ func TestSenderBacksOffAndReplaysInOrder(t *testing.T) {
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	p := testPusher(t, srv.URL, Options{SpoolDir: t.TempDir(), Interval: 2 * time.Second})
+	var clock fakeClock
+	clock.install(p)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -245,29 +284,23 @@ func TestSenderBacksOffAndReplaysInOrder(t *testing.T) {
 		default:
 		}
 	}
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		s.mu.Lock()
-		n, times := len(s.got), slices.Clone(s.times)
+		n := len(s.got)
 		s.mu.Unlock()
 		if n == 4 {
-			// Retry-After honoured: a second at least between the
-			// first three requests.
-			for i := 1; i < 3; i++ {
-				if gap := times[i].Sub(times[i-1]); gap < 900*time.Millisecond {
-					t.Fatalf("retry %d came %v after the refusal that said Retry-After: 1", i, gap)
-				}
-			}
-			// After the 502, the first backoff step: half a second to one.
-			if gap := times[3].Sub(times[2]); gap < 400*time.Millisecond || gap > 1500*time.Millisecond {
-				t.Fatalf("retry after 502 came after %v, want the first backoff step (0.5–1 s)", gap)
-			}
 			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%d of 4 snapshots arrived: %q", n, s.got)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(time.Millisecond)
+	}
+	// Retry-After honoured twice, then the first backoff step after the
+	// 502 (0.5–1 s; 0.5 s without jitter), and no wait once it answers.
+	if got, want := clock.delays(), []time.Duration{time.Second, time.Second, 500 * time.Millisecond}; !slices.Equal(got, want) {
+		t.Errorf("waited %v, want %v", got, want)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -277,7 +310,7 @@ func TestSenderBacksOffAndReplaysInOrder(t *testing.T) {
 }
 
 func TestBackoff(t *testing.T) {
-	b := newBackoff(10 * time.Second)
+	b := newBackoff(10*time.Second, randomJitter)
 	for i, hi := range []time.Duration{1, 2, 4, 8, 10, 10} {
 		hi *= time.Second
 		if d := b.next(); d < hi/2 || d > hi {
@@ -288,7 +321,7 @@ func TestBackoff(t *testing.T) {
 	if d := b.next(); d > time.Second {
 		t.Fatalf("after reset: %v", d)
 	}
-	if b := newBackoff(time.Hour); b.max != maxBackoff {
+	if b := newBackoff(time.Hour, randomJitter); b.max != maxBackoff {
 		t.Fatalf("cap for a 1h interval %v, want %v", b.max, maxBackoff)
 	}
 }
@@ -397,14 +430,18 @@ func TestOnceFlushesTheSpoolFirst(t *testing.T) {
 	srv := httptest.NewServer(down)
 	defer srv.Close()
 	p := testPusher(t, srv.URL, Options{SpoolDir: dir, Timeout: 1500 * time.Millisecond})
+	var clock fakeClock
+	clock.install(p)
 	if err := p.Once(context.Background(), set); err == nil {
 		t.Fatal("Once succeeded against an archiver answering 503")
 	}
 	down.mu.Lock()
 	n := len(down.times)
 	down.mu.Unlock()
-	if n < 2 {
-		t.Fatalf("%d requests within the timeout, want the 503 retried", n)
+	// Backoff capped at the 1.5s timeout: 0.5s, then 0.75s; a third wait
+	// (0.75s) would end past the timeout, 0.25s away, so Once gives up.
+	if got, want := clock.delays(), []time.Duration{500 * time.Millisecond, 750 * time.Millisecond}; !slices.Equal(got, want) || n != 3 {
+		t.Fatalf("%d requests, waits %v; want 3, after waits %v", n, got, want)
 	}
 	if f := spoolFiles(t, dir); len(f) != 1 {
 		t.Fatalf("spool after a failed Once: %v, want its snapshot", f)
@@ -414,6 +451,8 @@ func TestOnceFlushesTheSpoolFirst(t *testing.T) {
 	srv2 := httptest.NewServer(up)
 	defer srv2.Close()
 	p = testPusher(t, srv2.URL, Options{SpoolDir: dir})
+	var clock2 fakeClock
+	clock2.install(p)
 	if err := p.Once(context.Background(), set); err != nil {
 		t.Fatalf("Once: %v", err)
 	}
