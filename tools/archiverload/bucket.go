@@ -100,7 +100,7 @@ func (g *gateway) stop() {
 }
 
 // bucketCount is what the bucket holds after a run, from the manifests'
-// names (…_<last ns>_<lines>_<bytes>.json) alone, as the archiver reads it.
+// names (…_<last ns>_<lines>_<bytes>[.zst].json) alone, as the archiver reads it.
 type bucketCount struct {
 	Segments int
 	Lines    int64
@@ -113,7 +113,8 @@ func countBucket(dir string) (bucketCount, error) {
 		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".json") {
 			return err
 		}
-		f := strings.Split(strings.TrimSuffix(d.Name(), ".json"), "_")
+		name := strings.TrimSuffix(strings.TrimSuffix(d.Name(), ".json"), ".zst")
+		f := strings.Split(name, "_")
 		if len(f) != 5 {
 			return nil
 		}
