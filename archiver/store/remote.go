@@ -136,7 +136,8 @@ type remoteMetrics struct {
 	uploadedBytes prometheus.Counter
 	lag           prometheus.Gauge
 	pending       prometheus.Gauge
-	deletedDays   prometheus.Counter
+	deletedDays   *prometheus.CounterVec
+	bucketBytes   *bucketBytes
 }
 
 func newRemoteMetrics(reg prometheus.Registerer) (*remoteMetrics, error) {
@@ -157,14 +158,17 @@ func newRemoteMetrics(reg prometheus.Registerer) (*remoteMetrics, error) {
 			Name: "archiver_remote_pending_segments",
 			Help: "Closed segments on local disk not yet uploaded to object storage.",
 		}),
-		deletedDays: prometheus.NewCounter(prometheus.CounterOpts{
+		deletedDays: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "archiver_remote_retention_deleted_days_total",
-			Help: "Agent days deleted from object storage by the retention.",
-		}),
+			Help: "Agent days deleted from object storage by the retention, by reason: age (--storage.retention) or size (--storage.remote.retention.size).",
+		}, []string{"reason"}),
+		bucketBytes: newBucketBytes(),
 	}
 	m.uploads.WithLabelValues("success")
 	m.uploads.WithLabelValues("failure")
-	for _, c := range []prometheus.Collector{m.uploads, m.uploadedBytes, m.lag, m.pending, m.deletedDays} {
+	m.deletedDays.WithLabelValues(reasonAge)
+	m.deletedDays.WithLabelValues(reasonSize)
+	for _, c := range []prometheus.Collector{m.uploads, m.uploadedBytes, m.lag, m.pending, m.deletedDays, m.bucketBytes} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register remote metrics: %w", err)
 		}
@@ -660,28 +664,18 @@ func (s *Store) bucketRetention(ctx context.Context, now time.Time) {
 	cutoff := now.UTC().Add(-s.opts.Retention).Format(time.DateOnly)
 	bkt := s.opts.Bucket
 	err := bkt.Iter(ctx, "", func(dir string) error {
+		if _, ok := parseDirName(strings.TrimSuffix(dir, "/")); !ok {
+			return nil // not an address: the retention state, say
+		}
 		return bkt.Iter(ctx, dir, func(day string) error {
 			date := path.Base(strings.TrimSuffix(day, "/"))
 			if _, err := time.Parse(time.DateOnly, date); err != nil || date >= cutoff {
 				return nil
 			}
-			var manifests, objects []string
-			if err := bkt.Iter(ctx, day, func(name string) error {
-				if strings.HasSuffix(name, manifestSuffix) {
-					manifests = append(manifests, name)
-				} else {
-					objects = append(objects, name)
-				}
-				return nil
-			}, objstore.WithRecursiveIter()); err != nil {
+			if _, err := s.deleteAgentDay(ctx, day); err != nil {
 				return err
 			}
-			for _, name := range append(manifests, objects...) {
-				if err := bkt.Delete(ctx, name); err != nil && !bkt.IsObjNotFoundErr(err) {
-					return fmt.Errorf("delete %s: %w", name, err)
-				}
-			}
-			s.rm.deletedDays.Inc()
+			s.rm.deletedDays.WithLabelValues(reasonAge).Inc()
 			s.log.Info("retention: deleted day from object storage", "day", day)
 			return nil
 		})
