@@ -187,14 +187,14 @@ func TestBucketSizeRetention(t *testing.T) {
 			want: append(without(d1, d2, d3), a+"/"+next), wantDeleted: 6, wantBytes: 300, wantThrough: d3,
 			wantNext: 13 * time.Hour, wantIters: 3 + 6}, // midnight + 1h
 		{name: "measured recently by another archiver with the same limit", segs: fleet, limit: 100,
-			state: &retentionState{Limit: 100, Bytes: 777, NextAt: now.Add(5 * time.Hour), Archiver: "y"},
-			want: all, wantBytes: 777, wantNext: 5 * time.Hour},
+			want: all, wantBytes: 777, wantNext: 5 * time.Hour,
+			state: &retentionState{Limit: 100, Bytes: 777, NextAt: now.Add(5 * time.Hour), Archiver: "y"}},
 		{name: "measured recently with a larger limit", segs: fleet, limit: 850,
-			state: &retentionState{Limit: 10000, NextAt: now.Add(5 * time.Hour), Archiver: "y", DeletedThrough: "2026-01-01"},
-			want: without(d1), wantDeleted: 2, wantBytes: 600, wantThrough: d1, wantNext: bucketSizeMax, wantIters: 3 + 2},
+			want: without(d1), wantDeleted: 2, wantBytes: 600, wantThrough: d1, wantNext: bucketSizeMax, wantIters: 3 + 2,
+			state: &retentionState{Limit: 10000, NextAt: now.Add(5 * time.Hour), Archiver: "y", DeletedThrough: "2026-01-01"}},
 		{name: "planned run is due", segs: fleet, limit: 850,
-			state: &retentionState{Limit: 850, NextAt: now.Add(-time.Minute), Archiver: "y"},
-			want: without(d1), wantDeleted: 2, wantBytes: 600, wantThrough: d1, wantNext: bucketSizeMax, wantIters: 3 + 2},
+			want: without(d1), wantDeleted: 2, wantBytes: 600, wantThrough: d1, wantNext: bucketSizeMax, wantIters: 3 + 2,
+			state: &retentionState{Limit: 850, NextAt: now.Add(-time.Minute), Archiver: "y"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
