@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -307,6 +310,76 @@ func TestDeletedByRetention(t *testing.T) {
 		if got != tc.want || (err != nil) != tc.wantErr {
 			t.Errorf("%s: %v, %v; want %v, error %v", tc.name, got, err, tc.want, tc.wantErr)
 		}
+	}
+}
+
+// A local copy, within the local retention when its day is deleted from
+// the bucket for size, leaves local disk once past it instead of being
+// uploaded again; one whose manifest vanished otherwise (the bucket
+// emptied) still goes up again.
+func TestPruneLocalAfterBucketRetention(t *testing.T) {
+	cases := []struct {
+		name       string
+		sizeDelete bool // else the bucket is emptied by hand
+		wantLocal  bool
+	}{
+		{name: "deleted for size by another archiver", sizeDelete: true, wantLocal: false},
+		{name: "bucket emptied", sizeDelete: false, wantLocal: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fastRemote(t)
+			mem := objstore.NewInMemBucket()
+			bkt := &flakyBucket{Bucket: mem}
+			ip := netip.MustParseAddr("10.0.0.1")
+			old := time.Now().UTC().AddDate(0, 0, -3).Truncate(24 * time.Hour)
+			date := old.Format(time.DateOnly)
+			dir := t.TempDir()
+			s := openTest(t, dir, Options{Bucket: bkt, RemoteID: "a", LocalRetention: 48 * time.Hour})
+			appendN(t, s, ip, old, 0, 10)
+			waitFor(t, "the upload", func() bool { return len(s.localMarkers(dirName(ip))) == 1 })
+			var part string
+			for p := range s.localMarkers(dirName(ip)) {
+				part = p
+			}
+			if tc.sizeDelete {
+				other := openTest(t, t.TempDir(), Options{Bucket: mem, RemoteID: "b", RemoteRetentionSize: 1})
+				if _, err := other.bucketSizeRetention(context.Background(), time.Now()); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				for _, name := range manifests(t, mem) {
+					if err := mem.Delete(context.Background(), name); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if n := len(manifests(t, mem)); n != 0 {
+				t.Fatalf("%d manifests left after deleting the day", n)
+			}
+			uploads := bkt.uploads.Load()
+			// The part passes the local retention.
+			aged := time.Now().Add(-72 * time.Hour)
+			if err := os.Chtimes(filepath.Join(dir, filepath.FromSlash(part)), aged, aged); err != nil {
+				t.Fatal(err)
+			}
+			if tc.wantLocal {
+				waitFor(t, "the upload again", func() bool { return len(manifests(t, mem)) == 1 })
+				return
+			}
+			waitFor(t, "the local copy to leave", func() bool {
+				_, err := os.Stat(filepath.Join(dir, filepath.FromSlash(part)))
+				return errors.Is(err, os.ErrNotExist)
+			})
+			if _, err := os.Stat(filepath.Join(dir, dirName(ip), hidden(path.Base(part), uploadedSuffix))); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("marker left behind: %v", err)
+			}
+			// Had the marker been taken for a lie, the part would have gone
+			// up again before leaving local disk.
+			if n := bkt.uploads.Load() - uploads; n != 0 || len(manifests(t, mem)) != 0 {
+				t.Errorf("day %s uploaded again (%d uploads): %v", date, n, manifests(t, mem))
+			}
+		})
 	}
 }
 

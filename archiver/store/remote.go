@@ -638,12 +638,28 @@ func (s *Store) pruneLocal(ctx context.Context, now time.Time, parts []dayEntry)
 			maps.Copy(uploaded, s.localMarkers(d.dir))
 		}
 	}
+	state := sync.OnceValues(func() (retentionState, error) { return s.readRetentionState(ctx) })
 	for _, d := range parts {
 		manifest := uploaded[path.Join(d.dir, d.name)]
 		if manifest == "" || now.Sub(d.modTime) < s.opts.LocalRetention {
 			continue
 		}
 		exists, err := s.opts.Bucket.Exists(ctx, manifest)
+		if err == nil && !exists {
+			// Uploading a day the bucket's retention deleted again would
+			// bring it back for ever: its local copy goes instead.
+			deleted, err := s.deletedByRetention(now, d.date, state)
+			if err != nil {
+				s.log.Warn("remote: cannot tell whether a missing segment was deleted by retention; asked again later", "file", path.Join(d.dir, d.name), "err", err)
+				continue
+			}
+			if deleted {
+				if err := s.removePart(d); err != nil {
+					s.log.Error("remote: cannot delete uploaded segment", "file", path.Join(d.dir, d.name), "err", err)
+				}
+				continue
+			}
+		}
 		if err != nil || !exists {
 			if err == nil {
 				// The marker lies (bucket emptied or pruned): upload again.
