@@ -264,19 +264,20 @@ func (s *Store) measureBucket(ctx context.Context) (bucketUsage, error) {
 	bkt := s.opts.Bucket
 	u := bucketUsage{byDate: map[string]int64{}, dirs: map[string][]string{}}
 	var dirs []string
+	top := 0
 	err := bkt.Iter(ctx, "", func(name string) error {
+		top++
 		if d, ok := strings.CutSuffix(name, "/"); ok {
 			if _, ok := parseDirName(d); ok {
 				dirs = append(dirs, name)
 			}
 		}
-		u.lists++ // counted per name here, turned into pages below
 		return nil
 	})
 	if err != nil {
 		return u, fmt.Errorf("list object storage: %w", err)
 	}
-	u.lists = pages(u.lists)
+	u.lists = pages(top)
 	var mu sync.Mutex
 	err = forEach(ctx, dirs, func(ctx context.Context, dir string) error {
 		bytes := map[string]int64{}

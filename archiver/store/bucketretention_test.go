@@ -482,3 +482,21 @@ func TestBucketBytesAbsentUntilMeasured(t *testing.T) {
 		t.Errorf("deleted days (age) = %v", v)
 	}
 }
+
+// The LIST requests a measurement logs: one page of addresses, and per
+// address one page per 1,000 names.
+func TestMeasureBucketListRequests(t *testing.T) {
+	mem := objstore.NewInMemBucket()
+	for part := range 600 { // 1,200 names
+		putSegment(t, mem, "10.0.0.1", "2026-12-01", "x", part, 1)
+	}
+	putSegment(t, mem, "10.0.0.2", "2026-12-01", "x", 1, 1)
+	s := openTest(t, t.TempDir(), Options{Bucket: mem, RemoteID: "x"})
+	u, err := s.measureBucket(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.lists != 1+2+1 || u.total != 601 || len(u.dirs["2026-12-01"]) != 2 {
+		t.Errorf("lists %d, total %d, dirs %v; want 4, 601, both addresses", u.lists, u.total, u.dirs)
+	}
+}
