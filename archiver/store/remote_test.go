@@ -290,8 +290,9 @@ func TestRemoteBucketRetention(t *testing.T) {
 	if len(got) != 1 || !strings.Contains(got[0], now.AddDate(0, 0, -2).Format(time.DateOnly)) {
 		t.Errorf("after retention: %v, want only the day 2 days old", got)
 	}
-	if v := labelled(t, reg, "archiver_remote_retention_deleted_days_total", "reason", reasonAge); v != 1 {
-		t.Errorf("deleted days (age) = %v, want 1", v)
+	// The store's own first run may have raced this one to the same day.
+	if v := labelled(t, reg, "archiver_remote_retention_deleted_days_total", "reason", reasonAge); v < 1 {
+		t.Errorf("deleted days (age) = %v, want at least 1", v)
 	}
 }
 
