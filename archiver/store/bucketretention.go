@@ -30,7 +30,7 @@ import (
 // (5,000 for a 5,000-agent fleet) for about 50 names each, while a
 // recursive listing of an address returns all its dates at 1,000 names a
 // page. Measuring everything per address, in parallel, is therefore the
-// cheapest exact count: 1 + A/1,000 + A × ⌈names per agent / 1,000⌉ LISTs,
+// cheapest exact count: ⌈A/1,000⌉ + A × ⌈names per agent / 1,000⌉ LISTs,
 // 25,005 for 5,000 agents over 90 days (4,500 names each). Caching the
 // totals of past dates and listing only the recent ones per address would
 // still cost 1 + k LISTs per agent (the dates to find, k of them to sum),

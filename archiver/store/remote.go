@@ -646,8 +646,8 @@ func (s *Store) pruneLocal(ctx context.Context, now time.Time, parts []dayEntry)
 		}
 		exists, err := s.opts.Bucket.Exists(ctx, manifest)
 		if err == nil && !exists {
-			// Uploading a day the bucket's retention deleted again would
-			// bring it back for ever: its local copy goes instead.
+			// A day the bucket's retention deleted must not go up again
+			// (it would come back for ever): its local copy goes instead.
 			deleted, err := s.deletedByRetention(now, d.date, state)
 			if err != nil {
 				s.log.Warn("remote: cannot tell whether a missing segment was deleted by retention; asked again later", "file", path.Join(d.dir, d.name), "err", err)
