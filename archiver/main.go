@@ -84,6 +84,8 @@ func runMain() int {
 				Default("1h").Duration()
 		localRetention = app.Flag("storage.local-retention", "How long closed, uploaded segments stay on local disk (with --storage.remote.config.file).").
 				Default("48h").Duration()
+		remoteRetentionSize = app.Flag("storage.remote.retention.size", "Largest size of the object storage as a whole (every archiver sharing it), e.g. 50TB (base 2); past it the oldest whole days are deleted from it, checked about once a day. 0 = no size limit (with --storage.remote.config.file).").
+					Default("0").Bytes()
 		shardCount = app.Flag("shard.count", "Number of archivers sharing the target list; each scrapes only the targets whose Prometheus hashmod of the address equals its --shard.index.").
 				Default("1").Uint64()
 		shardIndex = app.Flag("shard.index", "This archiver's shard, from 0 to --shard.count-1.").
@@ -196,6 +198,8 @@ func runMain() int {
 		SyncFiles:      *syncMethod == "fdatasync",
 		Logger:         logger.With("component", "store"),
 		Registerer:     reg,
+
+		RemoteRetentionSize: int64(*remoteRetentionSize),
 	})
 	if err != nil {
 		logger.Error("cannot open storage", "path", *storagePath, "err", err)

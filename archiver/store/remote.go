@@ -158,7 +158,8 @@ type remoteMetrics struct {
 	uploadedBytes prometheus.Counter
 	lag           prometheus.Gauge
 	pending       prometheus.Gauge
-	deletedDays   prometheus.Counter
+	deletedDays   *prometheus.CounterVec
+	bucketBytes   *bucketBytes
 }
 
 func newRemoteMetrics(reg prometheus.Registerer) (*remoteMetrics, error) {
@@ -179,14 +180,17 @@ func newRemoteMetrics(reg prometheus.Registerer) (*remoteMetrics, error) {
 			Name: "archiver_remote_pending_segments",
 			Help: "Closed segments on local disk not yet uploaded to object storage.",
 		}),
-		deletedDays: prometheus.NewCounter(prometheus.CounterOpts{
+		deletedDays: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "archiver_remote_retention_deleted_days_total",
-			Help: "Agent days deleted from object storage by the retention.",
-		}),
+			Help: "Agent days deleted from object storage by the retention, by reason: age (--storage.retention) or size (--storage.remote.retention.size).",
+		}, []string{"reason"}),
+		bucketBytes: newBucketBytes(),
 	}
 	m.uploads.WithLabelValues("success")
 	m.uploads.WithLabelValues("failure")
-	for _, c := range []prometheus.Collector{m.uploads, m.uploadedBytes, m.lag, m.pending, m.deletedDays} {
+	m.deletedDays.WithLabelValues(reasonAge)
+	m.deletedDays.WithLabelValues(reasonSize)
+	for _, c := range []prometheus.Collector{m.uploads, m.uploadedBytes, m.lag, m.pending, m.deletedDays, m.bucketBytes} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register remote metrics: %w", err)
 		}
@@ -700,12 +704,28 @@ func (s *Store) pruneLocal(ctx context.Context, now time.Time, parts []dayEntry)
 			maps.Copy(uploaded, s.localMarkers(d.dir))
 		}
 	}
+	state := sync.OnceValues(func() (retentionState, error) { return s.readRetentionState(ctx) })
 	for _, d := range parts {
 		manifest := uploaded[path.Join(d.dir, d.name)]
 		if manifest == "" || now.Sub(d.modTime) < s.opts.LocalRetention {
 			continue
 		}
 		exists, err := s.opts.Bucket.Exists(ctx, manifest)
+		if err == nil && !exists {
+			// A day the bucket's retention deleted must not go up again
+			// (it would come back for ever): its local copy goes instead.
+			deleted, err := s.deletedByRetention(now, d.date, state)
+			if err != nil {
+				s.log.Warn("remote: cannot tell whether a missing segment was deleted by retention; asked again later", "file", path.Join(d.dir, d.name), "err", err)
+				continue
+			}
+			if deleted {
+				if err := s.removePart(d); err != nil {
+					s.log.Error("remote: cannot delete uploaded segment", "file", path.Join(d.dir, d.name), "err", err)
+				}
+				continue
+			}
+		}
 		if err != nil || !exists {
 			if err == nil {
 				// The marker lies (bucket emptied or pruned): upload again.
@@ -726,28 +746,18 @@ func (s *Store) bucketRetention(ctx context.Context, now time.Time) {
 	cutoff := now.UTC().Add(-s.opts.Retention).Format(time.DateOnly)
 	bkt := s.opts.Bucket
 	err := bkt.Iter(ctx, "", func(dir string) error {
+		if _, ok := parseDirName(strings.TrimSuffix(dir, "/")); !ok {
+			return nil // not an address: the retention state, say
+		}
 		return bkt.Iter(ctx, dir, func(day string) error {
 			date := path.Base(strings.TrimSuffix(day, "/"))
 			if _, err := time.Parse(time.DateOnly, date); err != nil || date >= cutoff {
 				return nil
 			}
-			var manifests, objects []string
-			if err := bkt.Iter(ctx, day, func(name string) error {
-				if strings.HasSuffix(name, manifestSuffix) {
-					manifests = append(manifests, name)
-				} else {
-					objects = append(objects, name)
-				}
-				return nil
-			}, objstore.WithRecursiveIter()); err != nil {
+			if _, err := s.deleteAgentDay(ctx, day); err != nil {
 				return err
 			}
-			for _, name := range append(manifests, objects...) {
-				if err := bkt.Delete(ctx, name); err != nil && !bkt.IsObjNotFoundErr(err) {
-					return fmt.Errorf("delete %s: %w", name, err)
-				}
-			}
-			s.rm.deletedDays.Inc()
+			s.rm.deletedDays.WithLabelValues(reasonAge).Inc()
 			s.log.Info("retention: deleted day from object storage", "day", day)
 			return nil
 		})

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -156,5 +157,57 @@ func TestRemoteS3EndToEnd(t *testing.T) {
 	}
 	if n != 320 || !ids["a"] || !ids["b"] {
 		t.Errorf("files = %+v: want 320 snapshots from archivers a and b", files)
+	}
+}
+
+// Against a real S3 server: two archivers run the size retention at once;
+// the oldest whole dates go, for every agent, and a missing state object
+// or an already deleted object is no error.
+func TestRemoteS3SizeRetention(t *testing.T) {
+	conf := startS3(t)
+	open := func(id string) *Store {
+		bkt, err := NewBucket(conf, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { bkt.Close() })
+		return openTest(t, t.TempDir(), Options{Bucket: bkt, RemoteID: id, RemoteRetentionSize: 1000, Registerer: prometheus.NewRegistry()})
+	}
+	a, b := open("a"), open("b")
+	now := time.Now().UTC()
+	var dates []string
+	for back := 3; back >= 0; back-- {
+		dates = append(dates, now.AddDate(0, 0, -back).Format(time.DateOnly))
+	}
+	// 4 dates × 3 agents × 100 bytes: 1,200 bytes, so the oldest date goes.
+	for _, date := range dates {
+		for _, dir := range []string{"192.0.2.1", "192.0.2.2", "2001_db8__1"} {
+			putSegment(t, a.opts.Bucket, dir, date, "a", 1, 100)
+		}
+	}
+	errs := make(chan error, 2)
+	for _, s := range []*Store{a, b} {
+		go func() {
+			_, err := s.bucketSizeRetention(t.Context(), now)
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want []string
+	for _, dir := range []string{"192.0.2.1", "192.0.2.2", "2001_db8__1"} {
+		for _, date := range dates[1:] {
+			want = append(want, dir+"/"+date)
+		}
+	}
+	if got := bucketDates(t, a.opts.Bucket); !slices.Equal(got, want) {
+		t.Errorf("left %v\nwant %v", got, want)
+	}
+	st, err := b.readRetentionState(t.Context())
+	if err != nil || st.DeletedThrough != dates[0] || st.Bytes != 900 {
+		t.Errorf("state %+v, %v: want deleted through %s and 900 bytes", st, err, dates[0])
 	}
 }

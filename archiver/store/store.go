@@ -80,6 +80,13 @@ type Options struct {
 	// LocalRetention keeps uploaded segments on local disk this long
 	// (default 48h) before they are read from the bucket only.
 	LocalRetention time.Duration
+	// RemoteRetentionSize deletes the oldest whole dates (UTC, every
+	// agent's and every archiver's segments of it) from the bucket while
+	// it holds more than this many compressed bytes; 0 = no limit. Today's
+	// date is never deleted for size. It bounds the bucket as a whole, so
+	// every archiver sharing it should have the same value (see
+	// bucketretention.go for what a run costs).
+	RemoteRetentionSize int64
 	// CloseUploadTimeout bounds how long Close waits to upload the
 	// segments it closes (default 10s, well inside a service manager's
 	// stop timeout); the rest go at the next start.
@@ -240,6 +247,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.Bucket != nil {
 		s.bgDone.Add(1)
 		go s.remoteLoop()
+		if opts.RemoteRetentionSize > 0 {
+			s.bgDone.Add(1)
+			go s.bucketSizeLoop()
+		}
 	}
 	return s, nil
 }
