@@ -177,6 +177,10 @@ func runMain() int {
 			return 1
 		}
 		defer bucket.Close()
+		// The operators of Thanos and Mimir read the same families (with
+		// their own prefix): request counts, failures and latency per
+		// operation, so a slow or failing store shows apart from the disk.
+		bucket = objstore.WrapWithMetrics(bucket, prometheus.WrapRegistererWithPrefix("archiver_", reg), bucket.Name())
 		if *remoteID == "" {
 			if *remoteID, err = os.Hostname(); err != nil {
 				logger.Error("no --storage.remote.id and no host name", "err", err)

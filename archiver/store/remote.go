@@ -103,7 +103,13 @@ func (g segment) base() string {
 	return path.Join(g.dir, g.date, g.id, strconv.FormatInt(g.first.UnixNano(), 10)+"_"+strconv.Itoa(g.part))
 }
 
-func (g segment) object() string { return g.base() + ".jsonl." + g.codec }
+func (g segment) object() string {
+	codec := g.codec
+	if codec == "" {
+		codec = codecGzip // as parseManifestName reads a name without ".zst"
+	}
+	return g.base() + ".jsonl." + codec
+}
 
 func (g segment) manifestName() string {
 	codec := ""
@@ -198,12 +204,13 @@ func newRemoteMetrics(reg prometheus.Registerer) (*remoteMetrics, error) {
 	return m, nil
 }
 
-// uploadWorkers compress and upload segments at once: at the hour marks
-// thousands of segments close together, one core compresses only about
-// 230 MB/s, and each PUT waits on the network. Four uploaded 13 MB/s
-// (compressed) beside 1,000 scrapes/s on a shared 2-core machine, two
-// 11 MB/s.
-const uploadWorkers = 4
+// uploadWorkers upload segments at once. Each PUT waits on the network and
+// on the store's own disk, so the workers mostly wait: with four, uploads to
+// versitygw on loopback beside 1,000 scrapes/s stalled at about 35 segments a
+// second. Compressing is bounded apart (Store.compressing), so more workers
+// cost memory (a compressed segment each, about 8 MB for an hour of one
+// agent) rather than cores.
+const uploadWorkers = 8
 
 // remoteEvery is how often segments are closed, uploaded and pruned; a
 // variable so tests need not wait.
@@ -280,25 +287,28 @@ func (s *Store) closeSegments(now time.Time) {
 }
 
 // closeAt is when the live segment of address directory dir and day date,
-// whose first line is first, closes: maxAge after its first line. But every
-// agent's day begins at midnight, so their segments would all close within
-// the same minutes of every hour and be compressed and uploaded in a burst
-// (5,000 agents at 5 s: 360 GB at once), taking the cores the scrapes need.
-// So a day's first segment closes at a point of the day's first maxAge set
-// by the address (FNV-1a), and the later segments, each maxAge long, keep
-// the agents spread over the hour.
+// whose first line is first, closes: at the first of the address's segment
+// boundaries after first, which are maxAge apart from a point of the day's
+// first maxAge set by the address (FNV-1a). So no segment is longer than
+// maxAge, one that follows another is exactly that long, and the agents'
+// segments close, compress and upload spread evenly over every maxAge.
+// Closing each maxAge after its first line would do it all in a burst at
+// every hour mark, since every agent's day begins at midnight and every
+// agent's first file when the archiver starts (5,000 agents at 5 s: 360 GB
+// at once), taking the cores the scrapes need.
 func closeAt(dir, date string, first time.Time, maxAge time.Duration) time.Time {
 	day, err := time.Parse(time.DateOnly, date)
-	if err != nil || maxAge <= 0 || first.Sub(day) >= maxAge {
+	if err != nil || maxAge <= 0 {
 		return first.Add(maxAge)
 	}
 	h := fnv.New64a()
 	h.Write([]byte(dir))
-	phase := day.Add(time.Duration(h.Sum64()%uint64(maxAge)) + 1)
-	if first.Before(phase) {
+	phase := day.Add(time.Duration(h.Sum64() % uint64(maxAge)))
+	since := first.Sub(phase)
+	if since < 0 {
 		return phase
 	}
-	return first.Add(maxAge)
+	return phase.Add((since/maxAge + 1) * maxAge)
 }
 
 // firstLineTime is the scraped_at of the first line of d.

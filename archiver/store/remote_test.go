@@ -459,33 +459,37 @@ func TestRemoteReadsGzipSegmentsOfEarlierVersions(t *testing.T) {
 	checkSeqs(t, "gzip then zstd segment", seqs(t, readAll(t, b, ip, old, Query{})), 0, 20)
 }
 
-// A day's first segments close spread over the first max-age, by address;
-// every later segment, and one begun after its address's point, is max-age
-// long; none is longer.
-func TestCloseAtSpreadsTheDaysFirstSegments(t *testing.T) {
+// Segments close at their address's boundaries, spread evenly over every
+// max-age across addresses; none is longer than max-age, and one that follows
+// another is max-age long.
+func TestCloseAtSpreadsSegments(t *testing.T) {
 	const maxAge = time.Hour
 	day := time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)
 	var tenths [10]int
 	for i := range 1000 {
 		dir := dirName(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}))
-		first := day.Add(3 * time.Second)
-		at := closeAt(dir, "2026-12-03", first, maxAge)
-		if at.After(first.Add(maxAge)) || !at.After(day) {
-			t.Fatalf("%s: first segment from %s closes at %s, outside (midnight, first + max-age]", dir, first, at)
-		}
-		if at.After(first) {
-			tenths[int(at.Sub(day)*10/maxAge)%10]++
-		}
-		// Later segments: max-age after their first line.
-		for _, later := range []time.Time{at.Add(time.Second), day.Add(5 * time.Hour)} {
-			if got := closeAt(dir, "2026-12-03", later, maxAge); !got.Equal(later.Add(maxAge)) {
-				t.Fatalf("%s: segment from %s closes at %s, want %s", dir, later, got, later.Add(maxAge))
+		for _, first := range []time.Time{day.Add(3 * time.Second), day.Add(5*time.Hour + 17*time.Minute)} {
+			at := closeAt(dir, "2026-12-03", first, maxAge)
+			if !at.After(first) || at.After(first.Add(maxAge)) {
+				t.Fatalf("%s: segment from %s closes at %s, outside (first, first + max-age]", dir, first, at)
+			}
+			if first.Hour() == 5 {
+				tenths[int(at.Sub(day)%maxAge*10/maxAge)]++
+			}
+			// The next segment begins with the next scrape: max-age long.
+			next := at.Add(5 * time.Second)
+			if got := closeAt(dir, "2026-12-03", next, maxAge); !got.Equal(at.Add(maxAge)) {
+				t.Fatalf("%s: segment from %s closes at %s, want %s", dir, next, got, at.Add(maxAge))
+			}
+			// A first line on a boundary begins a segment max-age long.
+			if got := closeAt(dir, "2026-12-03", at, maxAge); !got.Equal(at.Add(maxAge)) {
+				t.Fatalf("%s: segment from boundary %s closes at %s, want %s", dir, at, got, at.Add(maxAge))
 			}
 		}
 	}
 	for i, n := range tenths {
 		if n < 60 || n > 140 { // 100 expected in each tenth of the hour
-			t.Errorf("tenth %d of the first hour: %d of 1000 first segments close in it (%v)", i, n, tenths)
+			t.Errorf("tenth %d of the hour: %d of 1000 segments close in it (%v)", i, n, tenths)
 		}
 	}
 	if got := closeAt("x", "not-a-date", day, maxAge); !got.Equal(day.Add(maxAge)) {

@@ -146,6 +146,8 @@ type remoteResult struct {
 	BucketLines    int64   `json:"bucket_lines"`
 	BucketBytes    int64   `json:"bucket_bytes"`
 	DiskLines      int64   `json:"disk_lines"`
+	PutP50         float64 `json:"put_p50_seconds"` // archiver_objstore_bucket_operation_duration_seconds{operation="upload"}
+	PutP99         float64 `json:"put_p99_seconds"`
 }
 
 func (r *remoteResult) fill(m0, m1 families, window time.Duration, b bucketCount, d diskCount) {
@@ -158,10 +160,17 @@ func (r *remoteResult) fill(m0, m1 families, window time.Duration, b bucketCount
 	r.LagAtEnd = m1.value("archiver_remote_upload_lag_seconds")
 	r.BucketSegments, r.BucketLines, r.BucketBytes = b.Segments, b.Lines, b.Bytes
 	r.DiskLines = d.Lines
+	const putSeconds = "archiver_objstore_bucket_operation_duration_seconds"
+	if h1, ok := m1.histogramWhere(putSeconds, "operation", "upload"); ok {
+		h0, _ := m0.histogramWhere(putSeconds, "operation", "upload")
+		d := h1.sub(h0)
+		r.PutP50, r.PutP99 = d.quantile(.5), d.quantile(.99)
+	}
 }
 
 func (r *remoteResult) print(p func(k, format string, a ...any)) {
 	p("uploads in window", "%.0f segments, %.1f MB/s compressed, %.0f failures; at window end %.0f pending, lag %.0fs", r.Uploads, r.UploadedMBps, r.Failures, r.PendingAtEnd, r.LagAtEnd)
+	p("PUT duration p50/p99", "%s / %s (objects and manifests)", secs(r.PutP50), secs(r.PutP99))
 	p("S3 gateway CPU", "%.2f cores (versitygw, beside the archiver)", r.GatewayCores)
 	pct := 0.0
 	if r.DiskLines > 0 {

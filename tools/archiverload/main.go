@@ -146,7 +146,10 @@ func run(ctx context.Context, logger *slog.Logger, o options) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"--config.file=" + cfgPath, "--storage.path=" + o.storage, "--web.listen-address=" + listen, "--log.level=warn"}
+	args := []string{"--config.file=" + cfgPath, "--storage.path=" + o.storage, "--web.listen-address=" + listen}
+	if !hasFlag(o.archiverArgs, "--log.level") {
+		args = append(args, "--log.level=warn")
+	}
 	var gw *gateway
 	if o.s3Gateway != "" {
 		if gw, err = startGateway(o.s3Gateway, work); err != nil {
@@ -503,4 +506,14 @@ func (p *profiler) wait() string {
 		return p.path
 	}
 	return report
+}
+
+// hasFlag says args set flag (as --flag=value or --flag value).
+func hasFlag(args []string, flag string) bool {
+	for _, a := range args {
+		if a == flag || strings.HasPrefix(a, flag+"=") {
+			return true
+		}
+	}
+	return false
 }

@@ -70,11 +70,33 @@ type histogram struct {
 }
 
 func (f families) histogram(name string) (histogram, bool) {
+	return f.histogramWhere(name, "", "")
+}
+
+// histogramWhere is the first series of name whose label has value (any
+// series when label is "").
+func (f families) histogramWhere(name, label, value string) (histogram, bool) {
 	mf, ok := f[name]
-	if !ok || len(mf.GetMetric()) == 0 || mf.GetMetric()[0].Histogram == nil {
+	if !ok {
 		return histogram{}, false
 	}
-	h := mf.GetMetric()[0].GetHistogram()
+	var h *dto.Histogram
+	for _, m := range mf.GetMetric() {
+		if m.Histogram == nil {
+			continue
+		}
+		match := label == ""
+		for _, lp := range m.GetLabel() {
+			match = match || (lp.GetName() == label && lp.GetValue() == value)
+		}
+		if match {
+			h = m.GetHistogram()
+			break
+		}
+	}
+	if h == nil {
+		return histogram{}, false
+	}
 	var out histogram
 	for _, b := range h.GetBucket() {
 		out.bounds = append(out.bounds, b.GetUpperBound())
