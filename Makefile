@@ -100,11 +100,11 @@ bench: build
 load:
 	$(GO) run ./tools/archiverload --agents=5000 --interval=5s --duration=60s
 
-## load-s3: the same with object storage on: closed segments (20 s max-age, so they upload during
+## load-s3: the same for 300 s with object storage on: closed segments (100 s max-age, so they upload during
 ## the run) go to versitygw on loopback (built once into ~/.cache/prexmon by scripts/build-versitygw.sh).
 load-s3:
 	test -x $(HOME)/.cache/prexmon/versitygw-v1.8.0 || scripts/build-versitygw.sh
-	$(GO) run ./tools/archiverload --agents=5000 --interval=5s --duration=90s --s3-gateway=auto --segment-max-age=20s
+	$(GO) run ./tools/archiverload --agents=5000 --interval=5s --duration=300s --s3-gateway=auto --segment-max-age=100s
 
 ## bench-wine: the Windows process-table benchmarks and a /metrics CPU figure under Wine.
 bench-wine:

@@ -227,7 +227,11 @@ func (s *Store) remoteLoop() {
 	// A short max-age needs closer checks, or segments would run long.
 	t := time.NewTicker(min(remoteEvery, max(s.opts.SegmentMaxAge/4, 100*time.Millisecond)))
 	defer t.Stop()
-	lastRetention := time.Time{}
+	// The age retention deletes whole days, so once a UTC day is enough
+	// (each run lists every address: 5,000 LISTs, 120,000 a day if hourly).
+	// The first waits bucketSizeFirst after start, like the size
+	// retention's, so a crash-looping archiver never lists the bucket.
+	started, retained := time.Now(), ""
 	for {
 		now := time.Now()
 		ctx, cancel := context.WithCancel(context.Background())
@@ -241,9 +245,9 @@ func (s *Store) remoteLoop() {
 		s.closeSegments(now)
 		parts := s.uploadPending(ctx)
 		s.pruneLocal(ctx, now, parts)
-		if s.opts.Retention > 0 && now.Sub(lastRetention) >= maintainEvery {
+		if today := now.UTC().Format(time.DateOnly); s.opts.Retention > 0 && today != retained && now.Sub(started) >= bucketSizeFirst {
 			s.bucketRetention(ctx, now)
-			lastRetention = now
+			retained = today
 		}
 		cancel()
 		select {
