@@ -180,7 +180,10 @@ func runMain() int {
 		// The operators of Thanos and Mimir read the same families (with
 		// their own prefix): request counts, failures and latency per
 		// operation, so a slow or failing store shows apart from the disk.
-		bucket = objstore.WrapWithMetrics(bucket, prometheus.WrapRegistererWithPrefix("archiver_", reg), bucket.Name())
+		// "Not found" is an expected answer (the retention's shared state
+		// before its first run, a day two archivers delete at once), not a
+		// failure of the store.
+		bucket = objstore.WrapWithMetrics(bucket, prometheus.WrapRegistererWithPrefix("archiver_", reg), bucket.Name()).WithExpectedErrs(bucket.IsObjNotFoundErr)
 		if *remoteID == "" {
 			if *remoteID, err = os.Hostname(); err != nil {
 				logger.Error("no --storage.remote.id and no host name", "err", err)

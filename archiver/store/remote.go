@@ -227,13 +227,11 @@ func (s *Store) remoteLoop() {
 	// A short max-age needs closer checks, or segments would run long.
 	t := time.NewTicker(min(remoteEvery, max(s.opts.SegmentMaxAge/4, 100*time.Millisecond)))
 	defer t.Stop()
-	// The age retention deletes whole days, so once a UTC day is enough
-	// (each run lists every address: 5,000 LISTs, 120,000 a day if hourly).
-	// The first waits bucketSizeFirst after start, like the size
-	// retention's, so a crash-looping archiver never lists the bucket.
-	started, retained := time.Now(), ""
 	for {
 		now := time.Now()
+		// Taken before the renames that close segments, so the syncfs that
+		// makes them durable reports any failure since (see fsSync).
+		mark := s.fsSync.mark()
 		ctx, cancel := context.WithCancel(context.Background())
 		go func() {
 			select {
@@ -243,12 +241,8 @@ func (s *Store) remoteLoop() {
 			cancel()
 		}()
 		s.closeSegments(now)
-		parts := s.uploadPending(ctx)
+		parts := s.uploadPending(ctx, mark)
 		s.pruneLocal(ctx, now, parts)
-		if today := now.UTC().Format(time.DateOnly); s.opts.Retention > 0 && today != retained && now.Sub(started) >= bucketSizeFirst {
-			s.bucketRetention(ctx, now)
-			retained = today
-		}
 		cancel()
 		select {
 		case <-s.stop:
@@ -500,7 +494,7 @@ func (s *Store) readMarkers(dir string) map[string]string {
 
 // uploadPending uploads every closed part without marker, oldest first,
 // sets the lag and pending metrics, and returns the closed parts it found.
-func (s *Store) uploadPending(ctx context.Context) []dayEntry {
+func (s *Store) uploadPending(ctx context.Context, mark uint64) []dayEntry {
 	parts, uploaded, err := s.sealedParts()
 	if err != nil {
 		s.log.Error("remote: cannot list storage", "err", err)
@@ -518,7 +512,7 @@ func (s *Store) uploadPending(ctx context.Context) []dayEntry {
 		// of the round: a directory fsync per part, each waiting for a
 		// journal commit while the scrapes write 100 MB/s, held the
 		// uploads to about 40 segments a second.
-		if err := s.fsSync.Sync(s.fsSync.mark()); err != nil {
+		if err := s.fsSync.Sync(mark); err != nil {
 			s.rm.uploads.WithLabelValues("failure").Inc()
 			s.log.Error("remote: cannot make closed segments durable; retried later", "err", err)
 			return parts
@@ -660,6 +654,7 @@ func (s *Store) upload(ctx context.Context, d dayEntry) error {
 	if err == nil {
 		err = zw.Close()
 	}
+	zw.Reset(nil) // let go of buf, up to a segment, before pooling
 	segmentEncoders.Put(zw)
 	<-s.compressing
 	if err != nil {
@@ -756,7 +751,7 @@ func (s *Store) pruneLocal(ctx context.Context, now time.Time, parts []dayEntry)
 
 // bucketRetention deletes whole agent days older than Retention from the
 // bucket: manifests first, so a day being deleted is never half served.
-func (s *Store) bucketRetention(ctx context.Context, now time.Time) {
+func (s *Store) bucketRetention(ctx context.Context, now time.Time) error {
 	cutoff := now.UTC().Add(-s.opts.Retention).Format(time.DateOnly)
 	bkt := s.opts.Bucket
 	err := bkt.Iter(ctx, "", func(dir string) error {
@@ -776,8 +771,44 @@ func (s *Store) bucketRetention(ctx context.Context, now time.Time) {
 			return nil
 		})
 	})
-	if err != nil && ctx.Err() == nil {
-		s.log.Error("retention: object storage", "err", err)
+	return err
+}
+
+// bucketAgeLoop runs the bucket's age retention once a UTC day (it deletes
+// whole days; each run lists every address, 5,000 LISTs, 120,000 a day if
+// hourly), in a goroutine of its own so its deletes never hold up closing
+// and uploading, least of all just after midnight when every agent's day
+// closes. The first run waits bucketSizeFirst after start, as the size
+// retention's does, so a crash-looping archiver never lists the bucket; a
+// failed run is tried again an hour later.
+func (s *Store) bucketAgeLoop() {
+	defer s.bgDone.Done()
+	wait := bucketSizeFirst + jitter(bucketSizeFirst)
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-s.stop:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		ctx, cancel := s.stopContext()
+		now := time.Now()
+		err := s.bucketRetention(ctx, now)
+		stopped := ctx.Err() != nil
+		cancel()
+		if stopped {
+			return
+		}
+		if err != nil {
+			s.log.Error("retention: object storage; retried in an hour", "err", err)
+			wait = time.Hour
+			continue
+		}
+		// Past the next midnight by the ended-day idle and some jitter, so
+		// the day that just ended is closed first.
+		midnight := now.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+		wait = time.Until(midnight) + 5*time.Minute + jitter(bucketSizeJitter)
 	}
 }
 
@@ -806,7 +837,7 @@ func (s *Store) remoteSegments(ctx context.Context, dir, date string) ([]segment
 		return nil, fmt.Errorf("list %s in object storage: %w", prefix, err)
 	}
 	sortSegments(out)
-	return out, nil
+	return dedupeSegments(out), nil
 }
 
 // isLocalCopy says g is one of this archiver's segments whose part is
@@ -849,6 +880,27 @@ var (
 const segmentWindow = 1 << 20
 
 func sectionOf(f *os.File, n int64) io.Reader { return io.NewSectionReader(f, 0, n) }
+
+// dedupeSegments keeps one manifest per segment (they are sorted, so the
+// copies of one are adjacent once ordered by base name too): a part
+// uploaded as gzip by an earlier version whose marker was never written
+// (a crash after the manifest) is uploaded again as zstd under another
+// name, and its lines must not be served twice. The zstd copy is kept.
+func dedupeSegments(gs []segment) []segment {
+	byBase := map[string]int{}
+	out := gs[:0]
+	for _, g := range gs {
+		if i, ok := byBase[g.base()]; ok {
+			if g.codec == codecZstd {
+				out[i] = g
+			}
+			continue
+		}
+		byBase[g.base()] = len(out)
+		out = append(out, g)
+	}
+	return out
+}
 
 // sortSegments orders segments by first line, as they are read.
 func sortSegments(gs []segment) {

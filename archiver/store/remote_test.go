@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/thanos-io/objstore"
 	"github.com/thanos-io/objstore/providers/filesystem"
@@ -285,7 +286,9 @@ func TestRemoteBucketRetention(t *testing.T) {
 			}
 		}
 	}
-	s.bucketRetention(context.Background(), now)
+	if err := s.bucketRetention(context.Background(), now); err != nil {
+		t.Fatal(err)
+	}
 	got := manifests(t, bkt)
 	if len(got) != 1 || !strings.Contains(got[0], now.AddDate(0, 0, -2).Format(time.DateOnly)) {
 		t.Errorf("after retention: %v, want only the day 2 days old", got)
@@ -495,4 +498,85 @@ func TestCloseAtSpreadsSegments(t *testing.T) {
 	if got := closeAt("x", "not-a-date", day, maxAge); !got.Equal(day.Add(maxAge)) {
 		t.Errorf("bad date: %s", got)
 	}
+}
+
+// A part uploaded as gzip by an earlier version and again as zstd (its
+// marker was never written) is served once; a manifest whose object the
+// retention deleted meanwhile is skipped, not an error for the whole day.
+func TestRemoteSegmentCopiesAndOrphans(t *testing.T) {
+	bkt := testBucket(t)
+	ip := netip.MustParseAddr("10.0.0.1")
+	old := time.Now().UTC().AddDate(0, 0, -3).Truncate(24 * time.Hour).Add(time.Hour)
+	lines := func(from, n int) []byte {
+		var raw []byte
+		for i := from; i < from+n; i++ {
+			r := Record{IP: ip, ScrapedAt: old.Add(time.Duration(i) * time.Second), Snapshot: snap(i)}
+			raw, _ = appendLine(raw, &r)
+		}
+		return raw
+	}
+	put := func(g segment, object []byte) {
+		t.Helper()
+		if object != nil {
+			if err := bkt.Upload(context.Background(), g.object(), strings.NewReader(string(object))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := bkt.Upload(context.Background(), g.manifestName(), strings.NewReader("{}\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seg := func(codec string, part, from, n int) segment {
+		return segment{dir: dirName(ip), date: old.Format(time.DateOnly), id: "a", part: part, codec: codec,
+			first: old.Add(time.Duration(from) * time.Second), last: old.Add(time.Duration(from+n-1) * time.Second), lines: int64(n), bytes: 1}
+	}
+	put(seg(codecGzip, 1, 0, 10), gzOf(lines(0, 10)))
+	put(seg(codecZstd, 1, 0, 10), zstdOf(t, lines(0, 10)))
+	put(seg(codecZstd, 2, 10, 10), nil) // its object deleted by a retention run racing the upload
+	put(seg(codecZstd, 3, 20, 10), zstdOf(t, lines(20, 10)))
+
+	s := openTest(t, t.TempDir(), Options{Bucket: bkt, RemoteID: "reader"})
+	got := seqs(t, readAll(t, s, ip, old, Query{}))
+	want := []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("read %v, want %v", got, want)
+	}
+}
+
+func zstdOf(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var buf strings.Builder
+	zw := segmentEncoders.Get().(*zstd.Encoder)
+	defer segmentEncoders.Put(zw)
+	zw.Reset(&buf)
+	if _, err := zw.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return []byte(buf.String())
+}
+
+// The age retention runs in its own loop, bucketSizeFirst after start.
+func TestBucketAgeLoop(t *testing.T) {
+	first, jit := bucketSizeFirst, bucketSizeJitter
+	bucketSizeFirst, bucketSizeJitter = 10*time.Millisecond, 10*time.Millisecond
+	t.Cleanup(func() { bucketSizeFirst, bucketSizeJitter = first, jit })
+	bkt := testBucket(t)
+	ip := netip.MustParseAddr("10.0.0.1")
+	now := time.Now().UTC()
+	for _, d := range []time.Time{now.AddDate(0, 0, -10), now.AddDate(0, 0, -2)} {
+		g := segment{dir: dirName(ip), date: d.Format(time.DateOnly), id: "a", part: 1, first: d, last: d, lines: 1, bytes: 1, codec: codecZstd}
+		for _, name := range []string{g.object(), g.manifestName()} {
+			if err := bkt.Upload(context.Background(), name, strings.NewReader("x")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	openTest(t, t.TempDir(), Options{Bucket: bkt, RemoteID: "a", Retention: 5 * 24 * time.Hour})
+	waitFor(t, "the day 10 days old to leave the bucket", func() bool {
+		got := manifests(t, bkt)
+		return len(got) == 1 && strings.Contains(got[0], now.AddDate(0, 0, -2).Format(time.DateOnly))
+	})
 }

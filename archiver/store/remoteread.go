@@ -68,6 +68,13 @@ func (s *Store) readMergedDay(ctx context.Context, ip netip.Addr, day time.Time,
 		}
 		res := <-fetched[i]
 		taken()
+		if res.err != nil && s.opts.Bucket.IsObjNotFoundErr(errors.Unwrap(res.err)) {
+			// The retention deleted the day's objects while this query or
+			// an upload was under way: what is gone is not served, and the
+			// rest of the day still is.
+			s.log.Warn("segment listed but gone from object storage; skipped", "object", g.object(), "err", res.err)
+			continue
+		}
 		if res.err != nil {
 			return res.err
 		}

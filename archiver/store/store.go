@@ -247,6 +247,10 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.Bucket != nil {
 		s.bgDone.Add(1)
 		go s.remoteLoop()
+		if opts.Retention > 0 {
+			s.bgDone.Add(1)
+			go s.bucketAgeLoop()
+		}
 		if opts.RemoteRetentionSize > 0 {
 			s.bgDone.Add(1)
 			go s.bucketSizeLoop()
@@ -393,9 +397,10 @@ func (s *Store) Close() error {
 	if s.opts.Bucket != nil {
 		// Writers are gone: close what they held and upload it while the
 		// caller waits, within bounds.
+		mark := s.fsSync.mark()
 		s.sealAllLive()
 		ctx, cancel := context.WithTimeout(context.Background(), s.opts.CloseUploadTimeout)
-		s.uploadPending(ctx)
+		s.uploadPending(ctx, mark)
 		cancel()
 	}
 	errs = append(errs, s.rootDir.Close(), s.root.Close())
