@@ -103,8 +103,12 @@ type bucketUsage struct {
 	lists  int                 // LIST requests, at listPage names each
 }
 
-// bucketSizeLoop runs the bucket's size retention until the store stops.
-func (s *Store) bucketSizeLoop() {
+// bucketLoop runs one of the bucket's retentions until the store stops:
+// first bucketSizeFirst (with jitter) after start, so a restarting or
+// crash-looping archiver never lists the bucket, then at the time run
+// returns, or retry after a failed run, with jitter so archivers sharing
+// the bucket do not wake together.
+func (s *Store) bucketLoop(what string, retry time.Duration, run func(ctx context.Context, now time.Time) (next time.Time, err error)) {
 	defer s.bgDone.Done()
 	wait := bucketSizeFirst + jitter(bucketSizeFirst)
 	for {
@@ -116,15 +120,15 @@ func (s *Store) bucketSizeLoop() {
 		case <-t.C:
 		}
 		ctx, cancel := s.stopContext()
-		next, err := s.bucketSizeRetention(ctx, time.Now())
+		next, err := run(ctx, time.Now())
 		stopped := ctx.Err() != nil
 		cancel()
 		if stopped {
 			return
 		}
 		if err != nil {
-			s.log.Error("size retention: object storage; retried later", "err", err)
-			next = time.Now().Add(bucketSizeMin)
+			s.log.Error(what+": object storage; retried later", "err", err, "retry_in", retry)
+			next = time.Now().Add(retry)
 		}
 		wait = max(time.Until(next), 0) + jitter(bucketSizeJitter)
 	}

@@ -774,42 +774,17 @@ func (s *Store) bucketRetention(ctx context.Context, now time.Time) error {
 	return err
 }
 
-// bucketAgeLoop runs the bucket's age retention once a UTC day (it deletes
-// whole days; each run lists every address, 5,000 LISTs, 120,000 a day if
-// hourly), in a goroutine of its own so its deletes never hold up closing
-// and uploading, least of all just after midnight when every agent's day
-// closes. The first run waits bucketSizeFirst after start, as the size
-// retention's does, so a crash-looping archiver never lists the bucket; a
-// failed run is tried again an hour later.
-func (s *Store) bucketAgeLoop() {
-	defer s.bgDone.Done()
-	wait := bucketSizeFirst + jitter(bucketSizeFirst)
-	for {
-		t := time.NewTimer(wait)
-		select {
-		case <-s.stop:
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		ctx, cancel := s.stopContext()
-		now := time.Now()
-		err := s.bucketRetention(ctx, now)
-		stopped := ctx.Err() != nil
-		cancel()
-		if stopped {
-			return
-		}
-		if err != nil {
-			s.log.Error("retention: object storage; retried in an hour", "err", err)
-			wait = time.Hour
-			continue
-		}
-		// Past the next midnight by the ended-day idle and some jitter, so
-		// the day that just ended is closed first.
-		midnight := now.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
-		wait = time.Until(midnight) + 5*time.Minute + jitter(bucketSizeJitter)
+// bucketAgeRun is the age retention's turn of bucketLoop. It runs once a
+// UTC day (it deletes whole days; each run lists every address, 5,000
+// LISTs, 120,000 a day if hourly), in a goroutine of its own so its deletes
+// never hold up closing and uploading, least of all just after midnight
+// when every agent's day closes: the next run is five minutes past the
+// next midnight, once the day that ended is closed.
+func (s *Store) bucketAgeRun(ctx context.Context, now time.Time) (time.Time, error) {
+	if err := s.bucketRetention(ctx, now); err != nil {
+		return time.Time{}, err
 	}
+	return now.UTC().Truncate(24 * time.Hour).Add(24*time.Hour + 5*time.Minute), nil
 }
 
 // remoteSegments lists the segments in the bucket for dir (an address

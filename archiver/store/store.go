@@ -249,11 +249,11 @@ func Open(dir string, opts Options) (*Store, error) {
 		go s.remoteLoop()
 		if opts.Retention > 0 {
 			s.bgDone.Add(1)
-			go s.bucketAgeLoop()
+			go s.bucketLoop("retention", time.Hour, s.bucketAgeRun)
 		}
 		if opts.RemoteRetentionSize > 0 {
 			s.bgDone.Add(1)
-			go s.bucketSizeLoop()
+			go s.bucketLoop("size retention", bucketSizeMin, s.bucketSizeRetention)
 		}
 	}
 	return s, nil
