@@ -15,7 +15,9 @@ func a(expr string) string { return strings.ReplaceAll(expr, "SEL", archSel) }
 
 // Archiver is the archiver's own dashboard: is it keeping up with its agents
 // (scrapes by result, schedule lag), is it writing (throughput, fsync
-// latency, errors), and are pushes and reloads accepted.
+// latency, errors), is it uploading to object storage when it has a bucket
+// (throughput, lag, retention, operation latency and failures), and are
+// pushes and reloads accepted.
 func Archiver() (dashboard.Dashboard, error) {
 	var l layout
 	l.row("Overview", "")
@@ -83,6 +85,28 @@ func Archiver() (dashboard.Dashboard, error) {
 	l.add(8, 8, timeseriesP("Torn lines cut", "Incomplete last lines left by a crash and cut at start-up.", "short", false,
 		targets("{{instance}}", a(`increase(archiver_torn_lines_cut_total{SEL}[$__rate_interval])`))))
 
+	// Object storage: only archivers started with --storage.remote.config.file
+	// serve these series, so the row stays closed (and empty) for the others.
+	l.collapsedRow("Object storage", "")
+	l.add(8, 8, timeseriesP("Upload throughput", "Compressed bytes of closed segments uploaded to object storage per second. Empty unless the archiver runs with --storage.remote.config.file.", "Bps", false,
+		targets("{{instance}}", a(`rate(archiver_remote_uploaded_bytes_total{SEL}[$__rate_interval])`))))
+	l.add(8, 8, timeseriesP("Uploads by result", "Segment uploads to object storage per second by outcome; a failed upload is retried and the segment stays on local disk until it succeeds.", "ops", true,
+		targets("{{result}}", a(`sum by (result) (rate(archiver_remote_uploads_total{SEL}[$__rate_interval]))`))))
+	l.add(8, 8, timeseriesP("Upload failures", "Failed segment uploads per second on each archiver; the archiver's log says why.", "ops", false,
+		targets("{{instance}}", a(`rate(archiver_remote_uploads_total{SEL,result="failure"}[$__rate_interval])`))))
+	l.add(12, 8, timeseriesP("Pending segments", "Closed segments on local disk not yet uploaded to object storage; it should return to 0 after each batch of closes.", "short", false,
+		targets("{{instance}}", a(`archiver_remote_pending_segments{SEL}`))))
+	l.add(12, 8, thresholdLine(timeseriesPanel("Upload lag", "How long the oldest closed segment not yet uploaded has waited (0 when none waits); the line is the ArchiverRemoteUploadsBehind alert's threshold of 30 minutes.", "s", false,
+		targets("{{instance}}", a(`archiver_remote_upload_lag_seconds{SEL}`))), thresholds(1800, "red")))
+	l.add(12, 8, timeseriesP("Bucket size", "Compressed bytes of every archiver's segments in the bucket, as last measured by the size retention; absent unless --storage.remote.retention.size is set. Archivers sharing a bucket report the same figure.", "bytes", false,
+		targets("{{instance}}", a(`archiver_remote_bucket_bytes{SEL}`))))
+	l.add(12, 8, timeseriesP("Retention deletions", "Agent days deleted from object storage by the retention, by reason: age (--storage.retention) or size (--storage.remote.retention.size).", "short", false,
+		targets("{{instance}} {{reason}}", a(`increase(archiver_remote_retention_deleted_days_total{SEL}[$__rate_interval])`))))
+	l.add(12, 8, timeseriesP("Object storage latency", "99th percentile of object storage operations (upload, get, get_range, exists, iter, delete, attributes) by operation, as objstore measures them.", "s", false,
+		targets("{{operation}}", a(`histogram_quantile(0.99, sum by (operation, le) (rate(archiver_objstore_bucket_operation_duration_seconds_bucket{SEL}[$__rate_interval])))`))))
+	l.add(12, 8, timeseriesP("Object storage failures", "Share of object storage operations that failed, by operation; an object not found is not a failure.", "percentunit", false,
+		targets("{{operation}}", a(`sum by (operation) (rate(archiver_objstore_bucket_operation_failures_total{SEL}[$__rate_interval])) / sum by (operation) (rate(archiver_objstore_bucket_operations_total{SEL}[$__rate_interval]))`))))
+
 	l.row("Pushes and process", "")
 	l.add(8, 8, timeseriesP("Push requests by result", "Snapshots pushed by agents the archiver cannot reach, per second by outcome. Empty while no agent pushes.", "reqps", true,
 		targets("{{result}}", a(`sum by (result) (rate(archiver_push_requests_total{SEL}[$__rate_interval]))`))))
@@ -94,7 +118,7 @@ func Archiver() (dashboard.Dashboard, error) {
 	return newDashboard(dashboardSpec{
 		uid:         ArchiverUID,
 		title:       "prexmon / Archiver",
-		description: "Health of the prexmon archiver: scrapes, schedule lag, writes, fsyncs, pushes and reloads.",
+		description: "Health of the prexmon archiver: scrapes, schedule lag, writes, fsyncs, object storage uploads, pushes and reloads.",
 		tags:        []string{"prexmon", "archiver"},
 		vars: []cog.Builder[dashboard.VariableModel]{
 			datasourceVar(),

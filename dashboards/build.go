@@ -356,6 +356,13 @@ func timeseriesP(title, description, unit string, stack bool, ts []promTarget) c
 	return timeseriesPanel(title, description, unit, stack, ts)
 }
 
+// thresholdLine draws th's steps as lines across a time series, e.g. an
+// alert's threshold.
+func thresholdLine(p *timeseries.PanelBuilder, th *dashboard.ThresholdsConfigBuilder) *timeseries.PanelBuilder {
+	return p.Thresholds(th).
+		ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeDashed))
+}
+
 // statPanel shows one current value per series.
 func statPanel(title, description, unit string, th *dashboard.ThresholdsConfigBuilder, ts []promTarget) *stat.PanelBuilder {
 	return stat.NewPanelBuilder().
