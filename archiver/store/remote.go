@@ -232,14 +232,7 @@ func (s *Store) remoteLoop() {
 		// Taken before the renames that close segments, so the syncfs that
 		// makes them durable reports any failure since (see fsSync).
 		mark := s.fsSync.mark()
-		ctx, cancel := context.WithCancel(context.Background())
-		go func() {
-			select {
-			case <-s.stop:
-			case <-ctx.Done():
-			}
-			cancel()
-		}()
+		ctx, cancel := s.stopContext()
 		s.closeSegments(now)
 		parts := s.uploadPending(ctx, mark)
 		s.pruneLocal(ctx, now, parts)
