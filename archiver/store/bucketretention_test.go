@@ -500,3 +500,61 @@ func TestMeasureBucketListRequests(t *testing.T) {
 		t.Errorf("lists %d, total %d, dirs %v; want 4, 601, both addresses", u.lists, u.total, u.dirs)
 	}
 }
+
+// A part that waited out an outage of the bucket while another archiver's
+// size retention deleted its date is not uploaded when the bucket is back:
+// it leaves local disk, as the retention meant.
+func TestPendingPartOfDeletedDate(t *testing.T) {
+	fastRemote(t)
+	mem := objstore.NewInMemBucket()
+	bkt := &flakyBucket{Bucket: mem}
+	ip := netip.MustParseAddr("10.0.0.1")
+	old := time.Now().UTC().AddDate(0, 0, -3).Truncate(24 * time.Hour)
+	date := old.Format(time.DateOnly)
+	// Another archiver's segment of that date, the bucket's oldest.
+	g := segment{dir: dirName(netip.MustParseAddr("10.0.0.2")), date: date, id: "b", part: 1, codec: codecZstd, first: old, last: old, lines: 1, bytes: 10}
+	for _, name := range []string{g.object(), g.manifestName()} {
+		if err := mem.Upload(context.Background(), name, strings.NewReader("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The day is stored while the bucket is down; the archiver stops with
+	// its part closed and not uploaded.
+	bkt.down.Store(true)
+	dir := t.TempDir()
+	s := openTest(t, dir, Options{Bucket: bkt, RemoteID: "a"})
+	appendN(t, s, ip, old, 0, 10)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(filepath.Join(dir, dirName(ip)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if fmt.Sprint(names) != "["+date+".1.jsonl]" {
+		t.Fatalf("after Close: %v, want one closed part and no upload marker", names)
+	}
+	part := path.Join(dirName(ip), names[0])
+	// Meanwhile another archiver's size retention deletes the date.
+	other := openTest(t, t.TempDir(), Options{Bucket: mem, RemoteID: "b", RemoteRetentionSize: 1})
+	if _, err := other.bucketSizeRetention(context.Background(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(manifests(t, mem)); n != 0 {
+		t.Fatalf("%d manifests left after the size retention", n)
+	}
+	// The bucket is back and the archiver starts again.
+	bkt.down.Store(false)
+	openTest(t, dir, Options{Bucket: bkt, RemoteID: "a"})
+	waitFor(t, "the waiting part to leave local disk", func() bool {
+		_, err := os.Stat(filepath.Join(dir, filepath.FromSlash(part)))
+		return errors.Is(err, os.ErrNotExist)
+	})
+	if n := bkt.uploads.Load(); n != 0 || len(manifests(t, mem)) != 0 {
+		t.Errorf("day %s uploaded again (%d uploads): %v", date, n, manifests(t, mem))
+	}
+}

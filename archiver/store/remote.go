@@ -494,10 +494,28 @@ func (s *Store) uploadPending(ctx context.Context, mark uint64) []dayEntry {
 		return nil
 	}
 	var pending []dayEntry
+	now := time.Now()
+	today := now.UTC().Format(time.DateOnly)
+	state := sync.OnceValues(func() (retentionState, error) { return s.readRetentionState(ctx) })
 	for _, d := range parts {
-		if _, ok := uploaded[path.Join(d.dir, d.name)]; !ok {
-			pending = append(pending, d)
+		if _, ok := uploaded[path.Join(d.dir, d.name)]; ok {
+			continue
 		}
+		// A part that waited out an outage of the bucket while the
+		// bucket's retention deleted its date would bring part of that
+		// day back until the next run deleted it again: it goes instead,
+		// as the retention meant. (An unreadable state uploads it.)
+		if d.date < today {
+			if deleted, err := s.deletedByRetention(now, d.date, state); err == nil && deleted {
+				if err := s.removePart(d); err != nil {
+					s.log.Error("remote: cannot delete a segment of a day the retention deleted", "file", path.Join(d.dir, d.name), "err", err)
+				} else {
+					s.log.Info("remote: segment of a day the bucket's retention deleted is not uploaded; deleted", "file", path.Join(d.dir, d.name))
+				}
+				continue
+			}
+		}
+		pending = append(pending, d)
 	}
 	s.setLag(pending)
 	if len(pending) > 0 && s.wholeFS {
