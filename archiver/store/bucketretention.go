@@ -41,7 +41,7 @@ import (
 // (between bucketSizeMin and bucketSizeMax), about once a day in steady
 // state, and publishes that plan in the retention state object shared by
 // the archivers on the bucket; the others skip their runs until then. The
-// first run waits bucketSizeFirst (with jitter) after start, so a
+// first run waits bucketRunFirst (with jitter) after start, so a
 // restarting or crash-looping archiver never lists the bucket.
 //
 // N archivers may run at once (their plans race, or the state is gone):
@@ -71,12 +71,13 @@ var (
 	// look, since other archivers (or a changed limit) change the picture.
 	bucketSizeMin = time.Hour
 	bucketSizeMax = 24 * time.Hour
-	// bucketSizeFirst is the delay before the first run after start, and
-	// the jitter added to it; variables so tests need not wait.
-	bucketSizeFirst = 15 * time.Minute
-	// bucketSizeJitter spreads the wake-ups of archivers that read the
-	// same planned time.
-	bucketSizeJitter = 10 * time.Minute
+	// bucketRunFirst is the delay before the first run of either bucket
+	// retention after start, and the jitter added to it; variables so
+	// tests need not wait.
+	bucketRunFirst = 15 * time.Minute
+	// bucketRunJitter spreads the wake-ups of archivers that read the
+	// same planned time (or all wake after midnight for the age retention).
+	bucketRunJitter = 10 * time.Minute
 )
 
 // retentionState is what the archivers sharing a bucket tell each other
@@ -104,13 +105,13 @@ type bucketUsage struct {
 }
 
 // bucketLoop runs one of the bucket's retentions until the store stops:
-// first bucketSizeFirst (with jitter) after start, so a restarting or
+// first bucketRunFirst (with jitter) after start, so a restarting or
 // crash-looping archiver never lists the bucket, then at the time run
 // returns, or retry after a failed run, with jitter so archivers sharing
 // the bucket do not wake together.
 func (s *Store) bucketLoop(what string, retry time.Duration, run func(ctx context.Context, now time.Time) (next time.Time, err error)) {
 	defer s.bgDone.Done()
-	wait := bucketSizeFirst + jitter(bucketSizeFirst)
+	wait := bucketRunFirst + jitter(bucketRunFirst)
 	for {
 		t := time.NewTimer(wait)
 		select {
@@ -130,7 +131,7 @@ func (s *Store) bucketLoop(what string, retry time.Duration, run func(ctx contex
 			s.log.Error(what+": object storage; retried later", "err", err, "retry_in", retry)
 			next = time.Now().Add(retry)
 		}
-		wait = max(time.Until(next), 0) + jitter(bucketSizeJitter)
+		wait = max(time.Until(next), 0) + jitter(bucketRunJitter)
 	}
 }
 

@@ -452,9 +452,9 @@ func TestBucketSizeRetentionConcurrent(t *testing.T) {
 // The store runs the size retention on its own, and exposes the bucket's
 // size once measured.
 func TestBucketSizeLoop(t *testing.T) {
-	first, jit := bucketSizeFirst, bucketSizeJitter
-	bucketSizeFirst, bucketSizeJitter = 10*time.Millisecond, 10*time.Millisecond
-	t.Cleanup(func() { bucketSizeFirst, bucketSizeJitter = first, jit })
+	first, jit := bucketRunFirst, bucketRunJitter
+	bucketRunFirst, bucketRunJitter = 10*time.Millisecond, 10*time.Millisecond
+	t.Cleanup(func() { bucketRunFirst, bucketRunJitter = first, jit })
 	mem := objstore.NewInMemBucket()
 	old := time.Now().UTC().AddDate(0, 0, -5).Format(time.DateOnly)
 	recent := time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly)
@@ -512,12 +512,7 @@ func TestPendingPartOfDeletedDate(t *testing.T) {
 	old := time.Now().UTC().AddDate(0, 0, -3).Truncate(24 * time.Hour)
 	date := old.Format(time.DateOnly)
 	// Another archiver's segment of that date, the bucket's oldest.
-	g := segment{dir: dirName(netip.MustParseAddr("10.0.0.2")), date: date, id: "b", part: 1, codec: codecZstd, first: old, last: old, lines: 1, bytes: 10}
-	for _, name := range []string{g.object(), g.manifestName()} {
-		if err := mem.Upload(context.Background(), name, strings.NewReader("x")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	putSegment(t, mem, dirName(netip.MustParseAddr("10.0.0.2")), date, "b", 1, 10)
 	// The day is stored while the bucket is down; the archiver stops with
 	// its part closed and not uploaded.
 	bkt.down.Store(true)

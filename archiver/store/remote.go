@@ -505,13 +505,9 @@ func (s *Store) uploadPending(ctx context.Context, mark uint64) []dayEntry {
 		// bucket's retention deleted its date would bring part of that
 		// day back until the next run deleted it again: it goes instead,
 		// as the retention meant. (An unreadable state uploads it.)
+		// (Today is never deleted: no GET of the state for its parts.)
 		if d.date < today {
-			if deleted, err := s.deletedByRetention(now, d.date, state); err == nil && deleted {
-				if err := s.removePart(d); err != nil {
-					s.log.Error("remote: cannot delete a segment of a day the retention deleted", "file", path.Join(d.dir, d.name), "err", err)
-				} else {
-					s.log.Info("remote: segment of a day the bucket's retention deleted is not uploaded; deleted", "file", path.Join(d.dir, d.name))
-				}
+			if dropped, err := s.dropIfRetained(now, d, state); err == nil && dropped {
 				continue
 			}
 		}
@@ -714,6 +710,23 @@ func (s *Store) removePart(d dayEntry) error {
 	return nil
 }
 
+// dropIfRetained deletes the closed part d from local disk if the bucket's
+// retention deleted its day (see deletedByRetention), and says whether it
+// did: then d must not be uploaded, even if deleting it failed (tried again
+// next round). err is the retention state's, unreadable.
+func (s *Store) dropIfRetained(now time.Time, d dayEntry, state func() (retentionState, error)) (bool, error) {
+	deleted, err := s.deletedByRetention(now, d.date, state)
+	if err != nil || !deleted {
+		return false, err
+	}
+	if err := s.removePart(d); err != nil {
+		s.log.Error("remote: cannot delete a segment of a day the retention deleted", "file", path.Join(d.dir, d.name), "err", err)
+		return true, nil
+	}
+	s.log.Info("remote: segment of a day the bucket's retention deleted leaves local disk", "file", path.Join(d.dir, d.name))
+	return true, nil
+}
+
 // pruneLocal deletes uploaded parts older than LocalRetention once their
 // manifest is confirmed in the bucket.
 func (s *Store) pruneLocal(ctx context.Context, now time.Time, parts []dayEntry) {
@@ -734,15 +747,12 @@ func (s *Store) pruneLocal(ctx context.Context, now time.Time, parts []dayEntry)
 		if err == nil && !exists {
 			// A day the bucket's retention deleted must not go up again
 			// (it would come back for ever): its local copy goes instead.
-			deleted, err := s.deletedByRetention(now, d.date, state)
+			dropped, err := s.dropIfRetained(now, d, state)
 			if err != nil {
 				s.log.Warn("remote: cannot tell whether a missing segment was deleted by retention; asked again later", "file", path.Join(d.dir, d.name), "err", err)
 				continue
 			}
-			if deleted {
-				if err := s.removePart(d); err != nil {
-					s.log.Error("remote: cannot delete uploaded segment", "file", path.Join(d.dir, d.name), "err", err)
-				}
+			if dropped {
 				continue
 			}
 		}
@@ -867,11 +877,11 @@ const segmentWindow = 1 << 20
 
 func sectionOf(f *os.File, n int64) io.Reader { return io.NewSectionReader(f, 0, n) }
 
-// dedupeSegments keeps one manifest per segment (they are sorted, so the
-// copies of one are adjacent once ordered by base name too): a part
-// uploaded as gzip by an earlier version whose marker was never written
-// (a crash after the manifest) is uploaded again as zstd under another
-// name, and its lines must not be served twice. The zstd copy is kept.
+// dedupeSegments keeps one manifest per segment (object name without its
+// codec), in order: a part uploaded as gzip by an earlier version whose
+// marker was never written (a crash after the manifest) is uploaded again
+// as zstd under another name, and its lines must not be served twice. The
+// zstd copy is kept.
 func dedupeSegments(gs []segment) []segment {
 	byBase := map[string]int{}
 	out := gs[:0]

@@ -1,89 +1,39 @@
 package store
 
 import (
-	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/prexmon/prexmon/tools/s3gateway"
 )
 
-// versitygw finds the S3 gateway scripts/build-versitygw.sh builds, or
-// skips the test.
-func versitygw(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("PREXMON_VERSITYGW"); p != "" {
-		return p
-	}
-	home, err := os.UserHomeDir()
-	if err == nil {
-		p := filepath.Join(home, ".cache", "prexmon", "versitygw-v1.8.0")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	t.Skip("versitygw not built: run scripts/build-versitygw.sh (or set PREXMON_VERSITYGW) for the S3 end-to-end test")
-	return ""
-}
-
-// startS3 runs versitygw on a loopback port over a posix directory with
-// one bucket, and returns the bucket config for it.
+// startS3 runs versitygw on a loopback port over a new directory with one
+// bucket, and returns the bucket config for it; without versitygw the test
+// is skipped.
 func startS3(t *testing.T) []byte {
 	t.Helper()
-	bin := versitygw(t)
-	dir := t.TempDir()
-	if err := os.Mkdir(filepath.Join(dir, "prexmon"), 0o700); err != nil {
-		t.Fatal(err)
+	bin := s3gateway.Binary()
+	if bin == "" {
+		t.Skip("versitygw not built: run scripts/build-versitygw.sh (or set PREXMON_VERSITYGW) for the S3 end-to-end test")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	cmd := exec.Command(bin, "--port", addr, "posix", "--nometa", dir)
-	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY=prexmon-test", "ROOT_SECRET_KEY=prexmon-test-secret")
 	var logs strings.Builder
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	g, err := s3gateway.Start(bin, t.TempDir(), &logs)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logs.String())
 	}
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
+		g.Stop()
 		if t.Failed() {
 			t.Logf("versitygw output:\n%s", logs.String())
 		}
 	})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("versitygw did not listen on %s: %v\n%s", addr, err, logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return fmt.Appendf(nil, `type: S3
-config:
-  bucket: prexmon
-  endpoint: %s
-  access_key: prexmon-test
-  secret_key: prexmon-test-secret
-  insecure: true
-  bucket_lookup_type: path
-`, addr)
+	return g.Config
 }
 
 // Against a real S3 server: segments uploaded, the local copy gone, a new

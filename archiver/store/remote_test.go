@@ -279,12 +279,7 @@ func TestRemoteBucketRetention(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	s := openTest(t, t.TempDir(), Options{Bucket: bkt, RemoteID: "a", Retention: 5 * 24 * time.Hour, Registerer: reg})
 	for _, d := range []time.Time{now.AddDate(0, 0, -10), now.AddDate(0, 0, -2)} {
-		g := segment{dir: dirName(ip), date: d.Format(time.DateOnly), id: "a", part: 1, first: d, last: d, lines: 1, bytes: 1, codec: codecZstd}
-		for _, name := range []string{g.object(), g.manifestName()} {
-			if err := bkt.Upload(context.Background(), name, strings.NewReader("x")); err != nil {
-				t.Fatal(err)
-			}
-		}
+		putSegment(t, bkt, dirName(ip), d.Format(time.DateOnly), "a", 1, 1)
 	}
 	if err := s.bucketRetention(context.Background(), now); err != nil {
 		t.Fatal(err)
@@ -558,21 +553,16 @@ func zstdOf(t *testing.T, b []byte) []byte {
 	return []byte(buf.String())
 }
 
-// The age retention runs in its own loop, bucketSizeFirst after start.
+// The age retention runs in its own loop, bucketRunFirst after start.
 func TestBucketAgeLoop(t *testing.T) {
-	first, jit := bucketSizeFirst, bucketSizeJitter
-	bucketSizeFirst, bucketSizeJitter = 10*time.Millisecond, 10*time.Millisecond
-	t.Cleanup(func() { bucketSizeFirst, bucketSizeJitter = first, jit })
+	first, jit := bucketRunFirst, bucketRunJitter
+	bucketRunFirst, bucketRunJitter = 10*time.Millisecond, 10*time.Millisecond
+	t.Cleanup(func() { bucketRunFirst, bucketRunJitter = first, jit })
 	bkt := testBucket(t)
 	ip := netip.MustParseAddr("10.0.0.1")
 	now := time.Now().UTC()
 	for _, d := range []time.Time{now.AddDate(0, 0, -10), now.AddDate(0, 0, -2)} {
-		g := segment{dir: dirName(ip), date: d.Format(time.DateOnly), id: "a", part: 1, first: d, last: d, lines: 1, bytes: 1, codec: codecZstd}
-		for _, name := range []string{g.object(), g.manifestName()} {
-			if err := bkt.Upload(context.Background(), name, strings.NewReader("x")); err != nil {
-				t.Fatal(err)
-			}
-		}
+		putSegment(t, bkt, dirName(ip), d.Format(time.DateOnly), "a", 1, 1)
 	}
 	openTest(t, t.TempDir(), Options{Bucket: bkt, RemoteID: "a", Retention: 5 * 24 * time.Hour})
 	waitFor(t, "the day 10 days old to leave the bucket", func() bool {

@@ -68,7 +68,7 @@ func (s *Store) readMergedDay(ctx context.Context, ip netip.Addr, day time.Time,
 		}
 		res := <-fetched[i]
 		taken()
-		if res.err != nil && s.opts.Bucket.IsObjNotFoundErr(errors.Unwrap(res.err)) {
+		if errors.Is(res.err, errSegmentGone) {
 			// The retention deleted the day's objects while this query or
 			// an upload was under way: what is gone is not served, and the
 			// rest of the day still is.
@@ -123,8 +123,15 @@ func (s *Store) prefetchSegments(ctx context.Context, segs []segment) (results [
 	return results, func() { <-slots }
 }
 
+// errSegmentGone is a listed segment whose object is not found: deleted by
+// a retention run since the listing.
+var errSegmentGone = errors.New("segment gone from object storage")
+
 func (s *Store) getSegment(ctx context.Context, g segment) ([]byte, error) {
 	rc, err := s.opts.Bucket.Get(ctx, g.object())
+	if s.opts.Bucket.IsObjNotFoundErr(err) {
+		return nil, fmt.Errorf("get %s: %w: %w", g.object(), errSegmentGone, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("get %s: %w", g.object(), err)
 	}

@@ -3,100 +3,40 @@ package main
 import (
 	"fmt"
 	"io/fs"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prexmon/prexmon/tools/s3gateway"
 )
 
-// gateway is an S3 gateway (versitygw) serving a directory on loopback, so a
-// load run can measure the archiver while it uploads closed segments.
-type gateway struct {
-	cmd    *exec.Cmd
-	dir    string // the posix root; the bucket is dir/bucketName
-	config string // the archiver's --storage.remote.config.file
-	done   chan struct{}
-}
-
-const bucketName = "prexmon"
-
-// defaultGateway is where scripts/build-versitygw.sh caches versitygw.
-func defaultGateway() string {
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return ""
-	}
-	return filepath.Join(home, ".cache", "prexmon", "versitygw-v1.8.0")
-}
-
-// startGateway runs bin (versitygw) over work/s3 on a free loopback port
-// and writes the bucket config for it.
-func startGateway(bin, work string) (*gateway, error) {
+// startGateway runs versitygw (bin, or where scripts/build-versitygw.sh
+// caches it for "auto") over work/s3 and writes the bucket config for it
+// to work/bucket.yml, which it returns beside the gateway.
+func startGateway(bin, work string) (*s3gateway.Gateway, string, error) {
 	if bin == "auto" {
-		bin = defaultGateway()
-	}
-	if _, err := os.Stat(bin); err != nil {
-		return nil, fmt.Errorf("S3 gateway %s: %w (build it with scripts/build-versitygw.sh)", bin, err)
-	}
-	g := &gateway{dir: filepath.Join(work, "s3"), done: make(chan struct{})}
-	if err := os.MkdirAll(filepath.Join(g.dir, bucketName), 0o700); err != nil {
-		return nil, fmt.Errorf("bucket directory: %w", err)
-	}
-	addr, err := freeLoopbackAddr()
-	if err != nil {
-		return nil, err
+		if bin = s3gateway.Binary(); bin == "" {
+			return nil, "", fmt.Errorf("no versitygw: build it with scripts/build-versitygw.sh")
+		}
 	}
 	logf, err := os.Create(filepath.Join(work, "versitygw.log"))
 	if err != nil {
-		return nil, fmt.Errorf("gateway log: %w", err)
+		return nil, "", fmt.Errorf("gateway log: %w", err)
 	}
-	g.cmd = exec.Command(bin, "--port", addr, "posix", "--nometa", g.dir)
-	g.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY=archiverload", "ROOT_SECRET_KEY=archiverload-secret")
-	g.cmd.Stdout, g.cmd.Stderr = logf, logf
-	g.cmd.SysProcAttr = childAttr()
-	if err := g.cmd.Start(); err != nil {
+	g, err := s3gateway.Start(bin, filepath.Join(work, "s3"), logf)
+	if err != nil {
 		logf.Close()
-		return nil, fmt.Errorf("start %s: %w", bin, err)
+		return nil, "", err
 	}
-	go func() {
-		_ = g.cmd.Wait()
+	conf := filepath.Join(work, "bucket.yml")
+	if err := os.WriteFile(conf, g.Config, 0o600); err != nil {
+		g.Stop()
 		logf.Close()
-		close(g.done)
-	}()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			g.stop()
-			return nil, fmt.Errorf("S3 gateway not listening on %s: %w", addr, err)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return nil, "", fmt.Errorf("write %s: %w", conf, err)
 	}
-	g.config = filepath.Join(work, "bucket.yml")
-	conf := fmt.Sprintf("type: S3\nconfig:\n  bucket: %s\n  endpoint: %s\n  insecure: true\n  access_key: archiverload\n  secret_key: archiverload-secret\n", bucketName, addr)
-	if err := os.WriteFile(g.config, []byte(conf), 0o600); err != nil {
-		g.stop()
-		return nil, fmt.Errorf("write %s: %w", g.config, err)
-	}
-	return g, nil
-}
-
-func (g *gateway) pid() int { return g.cmd.Process.Pid }
-
-func (g *gateway) stop() {
-	select {
-	case <-g.done:
-	default:
-		_ = g.cmd.Process.Kill()
-		<-g.done
-	}
+	return g, conf, nil
 }
 
 // bucketCount is what the bucket holds after a run, from the manifests'
@@ -109,7 +49,7 @@ type bucketCount struct {
 
 func countBucket(dir string) (bucketCount, error) {
 	var c bucketCount
-	err := filepath.WalkDir(filepath.Join(dir, bucketName), func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(filepath.Join(dir, s3gateway.Bucket), func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".json") {
 			return err
 		}

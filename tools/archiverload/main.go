@@ -25,6 +25,7 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 
 	"github.com/prexmon/prexmon/tools/fakeagent/agent"
+	"github.com/prexmon/prexmon/tools/s3gateway"
 )
 
 // options are the command-line flags.
@@ -150,15 +151,16 @@ func run(ctx context.Context, logger *slog.Logger, o options) (*result, error) {
 	if !hasFlag(o.archiverArgs, "--log.level") {
 		args = append(args, "--log.level=warn")
 	}
-	var gw *gateway
+	var gw *s3gateway.Gateway
 	if o.s3Gateway != "" {
-		if gw, err = startGateway(o.s3Gateway, work); err != nil {
+		var bucketConf string
+		if gw, bucketConf, err = startGateway(o.s3Gateway, work); err != nil {
 			return nil, err
 		}
-		defer gw.stop()
+		defer gw.Stop()
 		// Local copies stay for the whole run, so every stored line is
 		// counted on disk and the bucket is checked against them.
-		args = append(args, "--storage.remote.config.file="+gw.config, "--storage.segment.max-age="+o.segmentAge.String(), "--storage.local-retention=24h")
+		args = append(args, "--storage.remote.config.file="+bucketConf, "--storage.segment.max-age="+o.segmentAge.String(), "--storage.local-retention=24h")
 	}
 	args = append(args, o.archiverArgs...)
 	arch, err := startArchiver(o.archiverBin, args, filepath.Join(work, "archiver.log"))
@@ -198,7 +200,7 @@ func run(ctx context.Context, logger *slog.Logger, o options) (*result, error) {
 	self0, _ := sampleProc(os.Getpid())
 	var gw0 procSample
 	if gw != nil {
-		gw0, _ = sampleProc(gw.pid())
+		gw0, _ = sampleProc(gw.Pid())
 	}
 	window := time.Duration(windowIntervals) * o.interval
 	var prof *profiler
@@ -222,7 +224,7 @@ func run(ctx context.Context, logger *slog.Logger, o options) (*result, error) {
 	self1, _ := sampleProc(os.Getpid())
 	res.LoadToolCores = (self1.CPUSeconds - self0.CPUSeconds) / t1.Sub(t0).Seconds()
 	if gw != nil {
-		gw1, _ := sampleProc(gw.pid())
+		gw1, _ := sampleProc(gw.Pid())
 		res.Remote = &remoteResult{GatewayCores: (gw1.CPUSeconds - gw0.CPUSeconds) / t1.Sub(t0).Seconds()}
 	}
 	if prof != nil {
@@ -250,7 +252,7 @@ func run(ctx context.Context, logger *slog.Logger, o options) (*result, error) {
 	}
 	res.fillDisk(disk, t1.Sub(t0))
 	if gw != nil {
-		b, err := countBucket(gw.dir)
+		b, err := countBucket(gw.Dir)
 		if err != nil {
 			return res, err
 		}
