@@ -82,7 +82,7 @@ PROMTOOL3        ?= $(PROMTOOL3_CACHE)/promtool-$(PROMTOOL3_MODULE)/promtool
 ## with Debian's promtool and with the one of the Prometheus docker-compose.yml runs.
 stack-check: $(PROMTOOL3)
 	@for p in $(PROMTOOL) $(PROMTOOL3); do \
-	  echo "== $$($$p --version 2>&1 | head -1)"; \
+	  echo "== $$($$p --version 2>&1 | sed -n 1p)"; \
 	  if [ -f prometheus.yml ]; then $$p check config prometheus.yml || exit 1; fi; \
 	  if ls deploy/prometheus/*.yml >/dev/null 2>&1; then $$p check rules $$(ls deploy/prometheus/*.yml | grep -v _test.yml) || exit 1; fi; \
 	  if ls deploy/prometheus/*_test.yml >/dev/null 2>&1; then (cd deploy/prometheus && $$p test rules *_test.yml) || exit 1; fi; \

@@ -22,4 +22,4 @@ CGO_ENABLED=0 go build -trimpath \
   -ldflags "-s -w -X github.com/prometheus/common/version.Version=$version -X github.com/prometheus/common/version.Branch=$mod" \
   -o "$out.tmp" github.com/prometheus/prometheus/cmd/promtool
 mv "$out.tmp" "$out"
-echo "built $out ($("$out" --version | head -1)) in $(( $(date +%s) - start ))s"
+echo "built $out ($("$out" --version 2>&1 | sed -n 1p)) in $(( $(date +%s) - start ))s"
