@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -176,7 +177,16 @@ func (s *Store) bucketSizeRetention(ctx context.Context, now time.Time) (time.Ti
 	}
 	s.rm.bucketBytes.set(u.total)
 	today := now.UTC().Format(time.DateOnly)
-	doomed, total := sizeDoomed(u.byDate, u.total, limit, today)
+	// What is left of a date already deleted (an upload that raced the
+	// run that deleted it, and whose archiver died before taking it back)
+	// goes first, whatever the total: the date is gone for every archiver.
+	stale, total := staleDates(u.byDate, u.total, st.DeletedThrough)
+	left := maps.Clone(u.byDate)
+	for _, date := range stale {
+		delete(left, date)
+	}
+	doomed, total := sizeDoomed(left, total, limit, today)
+	doomed = append(stale, doomed...)
 	s.log.Info("size retention: measured object storage", "bytes", u.total, "limit", limit, "dates", len(u.byDate),
 		"list_requests", u.lists, "duration", time.Since(start).Round(time.Millisecond), "dates_to_delete", len(doomed))
 	if len(doomed) > 0 {
@@ -205,6 +215,20 @@ func (s *Store) bucketSizeRetention(ctx context.Context, now time.Time) (time.Ti
 		st.MeasuredAt, st.Bytes, st.Limit, st.NextAt, st.Archiver = now, total, limit, next, s.opts.RemoteID
 	})
 	return next, err
+}
+
+// staleDates picks the dates through deletedThrough that are still in the
+// bucket, oldest first, and returns them with the total left without them.
+func staleDates(byDate map[string]int64, total int64, deletedThrough string) ([]string, int64) {
+	var stale []string
+	for d, n := range byDate {
+		if deletedThrough != "" && d <= deletedThrough {
+			stale = append(stale, d)
+			total -= n
+		}
+	}
+	slices.Sort(stale)
+	return stale, total
 }
 
 // sizeDoomed picks the dates to delete, oldest first, so that total gets

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path"
@@ -195,6 +196,9 @@ func TestBucketSizeRetention(t *testing.T) {
 		{name: "measured recently with a larger limit", segs: fleet, limit: 850,
 			want: without(d1), wantDeleted: 2, wantBytes: 600, wantThrough: d1, wantNext: bucketSizeMax, wantIters: 3 + 2,
 			state: &retentionState{Limit: 10000, NextAt: now.Add(5 * time.Hour), Archiver: "y", DeletedThrough: "2026-01-01"}},
+		{name: "what is left of a date already deleted goes, even under the limit", segs: fleet, limit: 10000,
+			want: without(d1), wantDeleted: 2, wantBytes: 600, wantThrough: d1, wantNext: bucketSizeMax, wantIters: 3 + 2,
+			state: &retentionState{DeletedThrough: d1}},
 		{name: "planned run is due", segs: fleet, limit: 850,
 			want: without(d1), wantDeleted: 2, wantBytes: 600, wantThrough: d1, wantNext: bucketSizeMax, wantIters: 3 + 2,
 			state: &retentionState{Limit: 850, NextAt: now.Add(-time.Minute), Archiver: "y"}},
@@ -551,5 +555,65 @@ func TestPendingPartOfDeletedDate(t *testing.T) {
 	})
 	if n := bkt.uploads.Load(); n != 0 || len(manifests(t, mem)) != 0 {
 		t.Errorf("day %s uploaded again (%d uploads): %v", date, n, manifests(t, mem))
+	}
+}
+
+// raceBucket runs race once, the first time a segment object (not its
+// manifest) of date is uploaded, before the upload itself.
+type raceBucket struct {
+	objstore.Bucket
+	date string
+	once sync.Once
+	race func()
+}
+
+func (b *raceBucket) Upload(ctx context.Context, name string, r io.Reader, opts ...objstore.ObjectUploadOption) error {
+	if strings.Contains(name, "/"+b.date+"/") && !strings.HasSuffix(name, manifestSuffix) {
+		b.once.Do(b.race)
+	}
+	return b.Bucket.Upload(ctx, name, r, opts...)
+}
+
+// TestUploadRacingSizeRetention: another archiver's size retention deletes
+// a past date while this archiver uploads a segment of it, after its
+// object is up but before its manifest is. The segment must not bring part
+// of the day back: the uploader sees the date deleted and takes it out.
+func TestUploadRacingSizeRetention(t *testing.T) {
+	fastRemote(t)
+	mem := objstore.NewInMemBucket()
+	ip := netip.MustParseAddr("10.0.0.1")
+	old := time.Now().UTC().AddDate(0, 0, -3).Truncate(24 * time.Hour)
+	date := old.Format(time.DateOnly)
+	putSegment(t, mem, dirName(netip.MustParseAddr("10.0.0.2")), date, "b", 1, 10)
+	other := openTest(t, t.TempDir(), Options{Bucket: mem, RemoteID: "b", RemoteRetentionSize: 1})
+	var raced atomic.Bool
+	bkt := &raceBucket{Bucket: mem, date: date, race: func() {
+		if _, err := other.bucketSizeRetention(context.Background(), time.Now()); err != nil {
+			t.Error(err)
+		}
+		raced.Store(true)
+	}}
+	dir := t.TempDir()
+	s := openTest(t, dir, Options{Bucket: bkt, RemoteID: "a"})
+	appendN(t, s, ip, old, 0, 10)
+	var names []string
+	waitFor(t, "the upload to end", func() bool {
+		ents, err := os.ReadDir(filepath.Join(dir, dirName(ip)))
+		if err != nil || !raced.Load() {
+			return false
+		}
+		names = names[:0]
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		part := slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, date) })
+		marker := slices.ContainsFunc(names, func(n string) bool { return strings.HasSuffix(n, uploadedSuffix) })
+		return !part || marker
+	})
+	if dates := bucketDates(t, mem); len(dates) != 0 {
+		t.Errorf("the deleted date is back in the bucket: %v", dates)
+	}
+	if len(names) != 0 {
+		t.Errorf("left on local disk: %v, want the part of the deleted date gone", names)
 	}
 }

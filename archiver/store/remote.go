@@ -549,6 +549,10 @@ func (s *Store) uploadPending(ctx context.Context, mark uint64) []dayEntry {
 			err := s.upload(ctx, d)
 			mu.Lock()
 			defer mu.Unlock()
+			if errors.Is(err, errRetainedDuringUpload) {
+				done[i] = true
+				return
+			}
 			if err != nil && ctx.Err() != nil {
 				failed = true // stopping: the part is uploaded at the next start
 				return
@@ -679,6 +683,11 @@ func (s *Store) upload(ctx context.Context, d dayEntry) error {
 		return fmt.Errorf("upload %s: %w", g.manifestName(), err)
 	}
 	s.rm.uploadedBytes.Add(float64(g.bytes))
+	if d.date < time.Now().UTC().Format(time.DateOnly) {
+		if err := s.undoIfRetained(ctx, d, g); err != nil {
+			return err
+		}
+	}
 	marker := path.Join(d.dir, hidden(d.name, uploadedSuffix))
 	if err := s.root.WriteFile(marker, []byte(g.manifestName()+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", marker, err)
@@ -686,6 +695,40 @@ func (s *Store) upload(ctx context.Context, d dayEntry) error {
 	s.setMarker(d.dir, d.name, g.manifestName())
 	s.log.Debug("uploaded segment", "file", p, "object", g.object(), "lines", g.lines, "bytes", g.bytes)
 	return nil
+}
+
+// errRetainedDuringUpload is a part whose date the bucket's retention
+// deleted while it was being uploaded: its objects were taken back out and
+// it left local disk, as if the retention had found it there.
+var errRetainedDuringUpload = errors.New("date deleted by the bucket's retention during the upload")
+
+// undoIfRetained closes the race between uploading a part of a past date
+// and a retention run deleting that date. A retention run publishes the
+// date (size) or follows from the clock (age) before it lists the
+// agent's day, so reading the state after the manifest is up settles it:
+// either this read sees the date deleted, and the part's objects go again
+// here, or the run's listing comes later and finds the manifest itself.
+// An unreadable state leaves the upload standing; the next size run
+// deletes what is left of a date it already deleted.
+func (s *Store) undoIfRetained(ctx context.Context, d dayEntry, g segment) error {
+	deleted, err := s.deletedByRetention(time.Now(), d.date, func() (retentionState, error) { return s.readRetentionState(ctx) })
+	if err != nil {
+		s.log.Warn("remote: cannot tell whether the retention deleted the date just uploaded", "object", g.object(), "err", err)
+		return nil
+	}
+	if !deleted {
+		return nil
+	}
+	for _, name := range []string{g.manifestName(), g.object()} {
+		if err := s.opts.Bucket.Delete(ctx, name); err != nil && !s.opts.Bucket.IsObjNotFoundErr(err) {
+			return fmt.Errorf("delete %s of a date the retention deleted: %w", name, err)
+		}
+	}
+	if err := s.removePart(d); err != nil {
+		return fmt.Errorf("remove %s of a date the retention deleted: %w", path.Join(d.dir, d.name), err)
+	}
+	s.log.Info("remote: the bucket's retention deleted the date of a segment while it was uploaded; deleted it too", "file", path.Join(d.dir, d.name), "object", g.object())
+	return errRetainedDuringUpload
 }
 
 func manifestJSON(g segment, raw int64) string {
