@@ -291,6 +291,8 @@ func serve(logger *slog.Logger, reg *prometheus.Registry, st *store.Store, cfg *
 		mgr.Stop()
 		return 1
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	handler := api.New(api.Options{
 		Store:               st,
 		Agents:              mgr.Agents,
@@ -315,6 +317,7 @@ func serve(logger *slog.Logger, reg *prometheus.Registry, st *store.Store, cfg *
 		EnablePprof:     wo.enablePprof,
 		Logger:          logger.With("component", "api"),
 		Registerer:      reg,
+		Context:         ctx,
 	})
 	listeners, err := listen(wo.flags, wo.maxConns, logger)
 	if err != nil {
@@ -323,8 +326,6 @@ func serve(logger *slog.Logger, reg *prometheus.Registry, st *store.Store, cfg *
 		return 1
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	var g run.Group
 	{
 		term := make(chan os.Signal, 1)

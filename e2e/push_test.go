@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -26,14 +27,8 @@ func TestExporterPushOnce(t *testing.T) {
 	if err := os.WriteFile(tokens, []byte("good-token\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := filepath.Join(dir, "archiver.yml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("scrape_interval: 60s\napi:\n  write_tokens_file: %s\n", tokens)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t, "127.0.0.1"))
-	data := filepath.Join(dir, "data")
-	arch := Start(t, Binary(t, "archiver"), "--config.file="+cfg, "--storage.path="+data, "--web.listen-address="+addr)
-	WaitHTTP(t, arch, "http://"+addr+"/readyz")
+	arch := startArchiver(t, dir, fmt.Sprintf("scrape_interval: 60s\napi:\n  write_tokens_file: %s\n", tokens))
+	addr, data := strings.TrimPrefix(arch.base, "http://"), arch.data
 
 	exporter := Binary(t, "exporter")
 	push := func(token string) (*Proc, error) {
@@ -62,8 +57,9 @@ func TestExporterPushOnce(t *testing.T) {
 		t.Fatalf("%d lines stored, want exactly 1 (the rejected push must not be stored)", len(lines))
 	}
 	var rec struct {
-		IP       string `json:"ip"`
-		Snapshot struct {
+		IP        string    `json:"ip"`
+		ScrapedAt time.Time `json:"scraped_at"`
+		Snapshot  struct {
 			SchemaVersion int               `json:"schema_version"`
 			Processes     []json.RawMessage `json:"processes"`
 		} `json:"snapshot"`
@@ -73,6 +69,25 @@ func TestExporterPushOnce(t *testing.T) {
 	}
 	if rec.IP != "127.0.0.1" || rec.Snapshot.SchemaVersion != 1 || len(rec.Snapshot.Processes) == 0 {
 		t.Fatalf("stored record: ip %q, schema %d, %d processes", rec.IP, rec.Snapshot.SchemaVersion, len(rec.Snapshot.Processes))
+	}
+
+	// The pushing agent has its last-archived series, for the
+	// ArchiverPushAgentSilent alert, and keeps it across a kill -9 and
+	// restart of the archiver, found again in the archive.
+	const series = `archiver_agent_last_archived_timestamp_seconds{source="push",target="127.0.0.1"}`
+	want := float64(rec.ScrapedAt.UnixNano()) / 1e9
+	for i, when := range []string{"after the push", "after a restart"} {
+		if i > 0 {
+			arch.Kill()
+			arch.restart(t)
+		}
+		WaitFor(t, 10*time.Second, "the push series "+when, func() error {
+			got, err := arch.metric(series)
+			if err == nil && math.Abs(got-want) > 1e-3 {
+				err = fmt.Errorf("%s = %v, want %v (the push's scraped_at)", series, got, want)
+			}
+			return err
+		})
 	}
 }
 

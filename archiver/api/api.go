@@ -81,6 +81,9 @@ type Options struct {
 	Logger     *slog.Logger
 	// Registerer receives the API metrics (default: a private registry).
 	Registerer prometheus.Registerer
+	// Context stops the API's background work: finding, at start, the
+	// pushing agents already in the archive (nil: never stopped early).
+	Context context.Context
 }
 
 // maxBody is the push limit now.
@@ -127,6 +130,8 @@ type api struct {
 	pushMem  memBudget
 	limiters rateLimiters
 	dedup    dedup
+	// pushAgents is archiver_agent_last_archived_timestamp_seconds{source="push"}.
+	pushAgents *pushAgents
 	// pushWait bounds how long a push waits for its fsync before it is
 	// answered 503 (pushTimeout; shorter in tests).
 	pushWait time.Duration
@@ -166,7 +171,8 @@ func newAPI(o Options) *api {
 			Help: "Query API requests by endpoint and HTTP status code.",
 		}, []string{"endpoint", "code"}),
 	}
-	for _, c := range []prometheus.Collector{a.pushes, a.queries} {
+	a.pushAgents = newPushAgents()
+	for _, c := range []prometheus.Collector{a.pushes, a.queries, a.pushAgents} {
 		if err := o.Registerer.Register(c); err != nil {
 			a.log.Error("cannot register API metrics", "err", err)
 		}
@@ -176,6 +182,15 @@ func newAPI(o Options) *api {
 	}
 	if o.Store != nil {
 		a.appendSync = o.Store.AppendSync
+		ctx := o.Context
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		go func() {
+			if err := a.pushAgents.warm(ctx, o.Store.Addrs, o.Store.Latest); err != nil && ctx.Err() == nil {
+				a.log.Warn("cannot find the pushing agents already archived; each appears with its next push", "err", err)
+			}
+		}()
 	}
 	return a
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -348,6 +349,9 @@ func TestPush(t *testing.T) {
 				if len(files) != 0 {
 					t.Fatalf("stored %+v, want nothing", files)
 				}
+				if got := f.pushSeries(t); len(got) != 0 {
+					t.Errorf("last archived series %v for a push that stored nothing", got)
+				}
 				return
 			}
 			if len(files) != 1 || files[0].IP != tc.storeIP || files[0].Snapshots != 1 {
@@ -360,8 +364,45 @@ func TestPush(t *testing.T) {
 			if !bytes.Contains(line, []byte(`"snapshot":`+string(good))) {
 				t.Errorf("snapshot not spliced verbatim: %s", line)
 			}
+			var rec struct {
+				ScrapedAt time.Time `json:"scraped_at"`
+			}
+			if err := json.Unmarshal(line, &rec); err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]float64{tc.storeIP: float64(rec.ScrapedAt.UnixNano()) / 1e9}
+			if got := f.pushSeries(t); !maps.Equal(got, want) {
+				t.Errorf("last archived series (source=push) %v, want %v", got, want)
+			}
 		})
 	}
+}
+
+// pushSeries reads archiver_agent_last_archived_timestamp_seconds
+// {source="push"} from the fixture's registry, by target.
+func (f *fixture) pushSeries(t *testing.T) map[string]float64 {
+	t.Helper()
+	mfs, err := f.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "archiver_agent_last_archived_timestamp_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				labels[lp.GetName()] = lp.GetValue()
+			}
+			if labels["source"] != scrape.SourcePush {
+				t.Errorf("series %v from the push intake, want source=push", labels)
+			}
+			out[labels["target"]] = m.GetGauge().GetValue()
+		}
+	}
+	return out
 }
 
 func TestPushAfterCloseIsUnavailable(t *testing.T) {

@@ -160,6 +160,9 @@ func (a *api) push(w http.ResponseWriter, r *http.Request) {
 			// Not the request's context: the line is written whatever the
 			// client does, and the outcome is kept for its retries.
 			err := a.appendSync(context.Background(), rec)
+			if err == nil {
+				a.pushAgents.stored(client, now)
+			}
 			a.dedup.finish(key, job, err)
 			p.done()
 		}()

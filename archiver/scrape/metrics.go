@@ -78,14 +78,30 @@ func (m *metrics) register(reg prometheus.Registerer) {
 	reg.MustRegister(m.scrapes, m.duration, m.lag, m.missed, m.targets, m.interval, agentsCollector{m})
 }
 
-// lastArchivedDesc is one series per registered agent, so an alert can
-// name the agent whose history has a hole, not just count them; it goes
-// when the agent is deregistered.
-var lastArchivedDesc = prometheus.NewDesc(
-	"archiver_agent_last_archived_timestamp_seconds",
-	"Unix time of the scrape whose snapshot of this agent was last stored, or of its registration (or the archiver's start) while none has been: where the current hole in its history begins.",
-	[]string{"target"}, nil,
+// Sources of archiver_agent_last_archived_timestamp_seconds: scraped
+// agents are registered, pushing ones are known by what they sent, and
+// each has its own alert.
+const (
+	SourceScrape = "scrape"
+	SourcePush   = "push"
 )
+
+// LastArchivedDesc describes archiver_agent_last_archived_timestamp_seconds
+// for one source: one series per agent, so an alert can name the agent
+// whose history has a hole, not just count them. Both sources share one
+// name and help, and differ in a constant label, so that their collectors
+// (this package's and the push intake's) register side by side.
+func LastArchivedDesc(source string) *prometheus.Desc {
+	return prometheus.NewDesc(
+		"archiver_agent_last_archived_timestamp_seconds",
+		"Unix time when this agent's last snapshot was stored (source=scrape: when it was scraped; source=push: when the push arrived), or, for a registered agent with none yet, of its registration (or the archiver's start): where the current hole in its history begins.",
+		[]string{"target"}, prometheus.Labels{"source": source},
+	)
+}
+
+// lastArchivedDesc is one series per registered agent; it goes when the
+// agent is deregistered.
+var lastArchivedDesc = LastArchivedDesc(SourceScrape)
 
 // agentsCollector reads the loops when scraped, instead of keeping gauges
 // in step with every loop's transitions.

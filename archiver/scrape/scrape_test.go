@@ -612,7 +612,14 @@ func TestLastArchivedMetric(t *testing.T) {
 				continue
 			}
 			for _, s := range mf.GetMetric() {
-				out[s.GetLabel()[0].GetValue()] = s.GetGauge().GetValue()
+				labels := map[string]string{}
+				for _, l := range s.GetLabel() {
+					labels[l.GetName()] = l.GetValue()
+				}
+				if labels["source"] != SourceScrape {
+					return nil, fmt.Errorf("series %v, want source=%q", labels, SourceScrape)
+				}
+				out[labels["target"]] = s.GetGauge().GetValue()
 			}
 		}
 		return out, nil

@@ -1,0 +1,189 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"maps"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/prexmon/prexmon/archiver/scrape"
+	"github.com/prexmon/prexmon/archiver/store"
+	"github.com/prexmon/prexmon/archiver/targets"
+)
+
+// TestLastArchivedBothSources: the scrape manager's and the push intake's
+// series of archiver_agent_last_archived_timestamp_seconds live in one
+// registry, as in the archiver, told apart by source.
+func TestLastArchivedBothSources(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	mgr := scrape.NewManager(scrape.Options{Appender: discard{}, Registerer: reg})
+	t.Cleanup(mgr.Stop)
+	if err := mgr.ApplyConfig(scrape.Config{Interval: time.Hour, Timeout: time.Second, BodySizeLimit: 1 << 20, Scheme: "http", Path: "/snapshot"}); err != nil {
+		t.Fatal(err)
+	}
+	mgr.Sync([]targets.Target{{Address: "127.0.0.1:1"}})
+	f := newFixture(t, func(o *Options) { o.Registerer = reg })
+	r := f.do(t, "POST", "/api/v1/snapshots", bytes.NewReader([]byte(`{"schema_version":1}`)), map[string]string{"Authorization": "Bearer " + writeToken})
+	if r.code != 200 {
+		t.Fatalf("push: %d %s", r.code, r.body)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, mf := range mfs {
+		if mf.GetName() != "archiver_agent_last_archived_timestamp_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			l := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				l[lp.GetName()] = lp.GetValue()
+			}
+			got[l["target"]] = l["source"]
+		}
+	}
+	want := map[string]string{"127.0.0.1:1": scrape.SourceScrape, "127.0.0.1": scrape.SourcePush}
+	if !maps.Equal(got, want) {
+		t.Errorf("series (target: source) %v, want %v", got, want)
+	}
+}
+
+type discard struct{}
+
+func (discard) Append(store.Record) error { return nil }
+
+// TestPushAgentsWarm: after a restart, the pushing agents already in the
+// archive are named again, at the time of their last stored push, while
+// scraped agents and pushes older than pushAgentForget are not.
+func TestPushAgentsWarm(t *testing.T) {
+	now := time.Now().UTC()
+	st, err := store.Open(t.TempDir(), store.Options{SyncInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	records := []store.Record{
+		{IP: netip.MustParseAddr("10.0.0.1"), ScrapedAt: now.Add(-time.Hour)},                              // pushing, an hour ago
+		{IP: netip.MustParseAddr("10.0.0.1"), ScrapedAt: now.Add(-30 * time.Minute)},                       // … and later
+		{IP: netip.MustParseAddr("10.0.0.2"), ScrapedAt: now.Add(-2 * time.Hour), Target: "10.0.0.2:9110"}, // scraped
+		{IP: netip.MustParseAddr("10.0.0.3"), ScrapedAt: now.Add(-pushAgentForget - 24*time.Hour)},         // pushed, long silent
+		{IP: netip.MustParseAddr("2001:db8::1"), ScrapedAt: now.Add(-3 * time.Hour)},                       // pushing over IPv6
+	}
+	for i, r := range records {
+		r.Snapshot = fmt.Appendf(nil, `{"schema_version":1,"seq":%d}`, i)
+		if err := st.AppendSync(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := newPushAgents()
+	// A push stored since the newest line was read is never moved back.
+	p.stored(netip.MustParseAddr("2001:db8::1"), now)
+	if err := p.warm(context.Background(), st.Addrs, st.Latest); err != nil {
+		t.Fatal(err)
+	}
+	got := collectPushAgents(t, p)
+	want := map[string]float64{
+		"10.0.0.1":    float64(now.Add(-30*time.Minute).UnixNano()) / 1e9,
+		"2001:db8::1": float64(now.UnixNano()) / 1e9,
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("after warm-up %v, want %v", got, want)
+	}
+}
+
+// TestPushAgentsForgetAndBound: a client silent for pushAgentForget loses
+// its series, and the map never holds more than maxPushAgents clients,
+// the longest silent going first.
+func TestPushAgentsForgetAndBound(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	p := newPushAgents()
+	p.now = func() time.Time { return now }
+	p.stored(netip.MustParseAddr("10.0.0.1"), now.Add(-pushAgentForget-time.Second))
+	p.stored(netip.MustParseAddr("10.0.0.2"), now.Add(-pushAgentForget+time.Second))
+	if got := collectPushAgents(t, p); len(got) != 1 || got["10.0.0.2"] == 0 {
+		t.Errorf("series %v, want only 10.0.0.2 (10.0.0.1 silent past the limit)", got)
+	}
+	base := netip.MustParseAddr("10.1.0.0")
+	ip := base
+	for i := range maxPushAgents + 10 {
+		p.stored(ip, now.Add(time.Duration(i)*time.Millisecond))
+		ip = ip.Next()
+	}
+	p.mu.Lock()
+	n := len(p.last)
+	_, oldestKept := p.last[base]
+	_, newestKept := p.last[ip.Prev()]
+	p.mu.Unlock()
+	if n != maxPushAgents || oldestKept || !newestKept {
+		t.Errorf("%d clients kept (want %d), oldest kept %v (want false), newest kept %v (want true)", n, maxPushAgents, oldestKept, newestKept)
+	}
+}
+
+func collectPushAgents(t *testing.T, p *pushAgents) map[string]float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(p); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == "target" {
+					out[lp.GetValue()] = m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	return out
+}
+
+// BenchmarkPushAgentsWarm is the start-up scan for pushing agents over an
+// archive of 5,000 addresses (one day file each, half of them pushed).
+func BenchmarkPushAgentsWarm(b *testing.B) {
+	st, err := store.Open(b.TempDir(), store.Options{SyncInterval: 10 * time.Millisecond})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now().UTC()
+	ip := netip.MustParseAddr("10.0.0.1")
+	snap := []byte(`{"schema_version":1,"processes":[` + strings.Repeat(`{"pid":1,"name":"x"},`, 300) + `{"pid":2}]}`)
+	for i := range 5000 {
+		r := store.Record{IP: ip, ScrapedAt: now.Add(-time.Minute), Snapshot: snap}
+		if i%2 == 0 {
+			r.Target = ip.String() + ":9110"
+		}
+		for range 3 {
+			if err := st.Append(r); err != nil {
+				b.Fatal(err)
+			}
+		}
+		ip = ip.Next()
+	}
+	if err := st.AppendSync(context.Background(), store.Record{IP: ip, ScrapedAt: now, Snapshot: snap}); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		p := newPushAgents()
+		if err := p.warm(context.Background(), st.Addrs, st.Latest); err != nil {
+			b.Fatal(err)
+		}
+		if n := len(p.last); n != 2501 {
+			b.Fatalf("%d pushing agents found, want 2501", n)
+		}
+	}
+}
