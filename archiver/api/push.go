@@ -88,6 +88,11 @@ func (a *api) push(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	age, hasAge, err := snapshot.ParseAge(r.Header)
+	if err != nil {
+		refuse(http.StatusBadRequest, "bad_request", errBadData, err.Error())
+		return
+	}
 	limit := a.maxBody()
 	if r.ContentLength > limit {
 		refuse(http.StatusRequestEntityTooLarge, "too_large", errTooLarge, fmt.Sprintf("snapshot larger than %d bytes", limit))
@@ -153,15 +158,19 @@ func (a *api) push(w http.ResponseWriter, r *http.Request) {
 		job = prior
 	} else {
 		now := time.Now().UTC()
-		rec := store.Record{IP: client, ScrapedAt: now, Snapshot: body}
-		job.scrapedAt = now
+		filed := now
+		if hasAge {
+			filed = a.pushAgents.fileAt(client, now, age)
+		}
+		rec := store.Record{IP: client, ScrapedAt: filed, Snapshot: body}
+		job.scrapedAt = filed
 		handedOff = true
 		go func() {
 			// Not the request's context: the line is written whatever the
 			// client does, and the outcome is kept for its retries.
 			err := a.appendSync(context.Background(), rec)
 			if err == nil {
-				a.pushAgents.stored(client, now)
+				a.pushAgents.stored(client, now, filed)
 			}
 			a.dedup.finish(key, job, err)
 			p.done()

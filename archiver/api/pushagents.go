@@ -34,29 +34,59 @@ type pushAgents struct {
 	now  func() time.Time
 
 	mu   sync.Mutex
-	last map[netip.Addr]time.Time
+	last map[netip.Addr]pushed
 }
+
+// pushed is a client's last stored push: when it arrived (the metric: the
+// agent was alive then) and the scraped_at it was filed under (the floor
+// for the next one, so the client's lines stay in time order).
+type pushed struct{ arrived, filed time.Time }
 
 func newPushAgents() *pushAgents {
-	return &pushAgents{desc: scrape.LastArchivedDesc(scrape.SourcePush), now: time.Now, last: map[netip.Addr]time.Time{}}
+	return &pushAgents{desc: scrape.LastArchivedDesc(scrape.SourcePush), now: time.Now, last: map[netip.Addr]pushed{}}
 }
 
-// stored records that a snapshot pushed by ip at t is stored. An earlier
-// t (the warm-up reading a line older than a push since) never moves the
-// time back.
-func (p *pushAgents) stored(ip netip.Addr, t time.Time) {
+// stored records that a snapshot pushed by ip, arrived at arrived, is
+// stored as of filed. Earlier times (the warm-up reading a line older than
+// a push since) never move either back.
+func (p *pushAgents) stored(ip netip.Addr, arrived, filed time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if prev, ok := p.last[ip]; ok {
-		if t.After(prev) {
-			p.last[ip] = t
-		}
+		p.last[ip] = pushed{arrived: later(prev.arrived, arrived), filed: later(prev.filed, filed)}
 		return
 	}
 	if len(p.last) >= maxPushAgents {
 		p.forgetOldest()
 	}
-	p.last[ip] = t
+	p.last[ip] = pushed{arrived: arrived, filed: filed}
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// fileAt is the scraped_at of a snapshot from ip that arrived at now and
+// was collected age before it (snapshot.AgeHeader): now - age, on the
+// archiver's clock, when that is today (UTC) and not before the client's
+// last stored line, so that each day file stays in time order and no
+// push reopens an earlier day; otherwise now, as without the header (a
+// replay that crossed midnight lands at its arrival, as before).
+func (p *pushAgents) fileAt(ip netip.Addr, now time.Time, age time.Duration) time.Time {
+	at := now.Add(-age)
+	if at.Before(now.Truncate(24 * time.Hour)) {
+		return now
+	}
+	p.mu.Lock()
+	prev, ok := p.last[ip]
+	p.mu.Unlock()
+	if ok && at.Before(prev.filed) {
+		return now
+	}
+	return at
 }
 
 // forgetOldest drops the longest-silent client; it runs only when the map
@@ -65,8 +95,8 @@ func (p *pushAgents) forgetOldest() {
 	var oldest netip.Addr
 	var at time.Time
 	for ip, t := range p.last {
-		if !oldest.IsValid() || t.Before(at) {
-			oldest, at = ip, t
+		if !oldest.IsValid() || t.arrived.Before(at) {
+			oldest, at = ip, t.arrived
 		}
 	}
 	delete(p.last, oldest)
@@ -79,11 +109,11 @@ func (p *pushAgents) Collect(ch chan<- prometheus.Metric) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for ip, t := range p.last {
-		if t.Before(cutoff) {
+		if t.arrived.Before(cutoff) {
 			delete(p.last, ip)
 			continue
 		}
-		ch <- prometheus.MustNewConstMetric(p.desc, prometheus.GaugeValue, float64(t.UnixNano())/1e9, ip.String())
+		ch <- prometheus.MustNewConstMetric(p.desc, prometheus.GaugeValue, float64(t.arrived.UnixNano())/1e9, ip.String())
 	}
 }
 
@@ -106,7 +136,7 @@ func (p *pushAgents) warm(ctx context.Context, addrs func() ([]netip.Addr, error
 			continue // no complete line, or unreadable: nothing to name
 		}
 		if t, ok := pushedAt(line); ok && t.After(cutoff) {
-			p.stored(ip, t)
+			p.stored(ip, t, t)
 		}
 	}
 	return nil

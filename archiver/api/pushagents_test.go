@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/prexmon/prexmon/archiver/scrape"
 	"github.com/prexmon/prexmon/archiver/store"
 	"github.com/prexmon/prexmon/archiver/targets"
+	"github.com/prexmon/prexmon/exporter/snapshot"
 )
 
 // TestLastArchivedBothSources: the scrape manager's and the push intake's
@@ -85,7 +87,7 @@ func TestPushAgentsWarm(t *testing.T) {
 	}
 	p := newPushAgents()
 	// A push stored since the newest line was read is never moved back.
-	p.stored(netip.MustParseAddr("2001:db8::1"), now)
+	p.stored(netip.MustParseAddr("2001:db8::1"), now, now)
 	if err := p.warm(context.Background(), st.Addrs, st.Latest); err != nil {
 		t.Fatal(err)
 	}
@@ -106,15 +108,15 @@ func TestPushAgentsForgetAndBound(t *testing.T) {
 	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 	p := newPushAgents()
 	p.now = func() time.Time { return now }
-	p.stored(netip.MustParseAddr("10.0.0.1"), now.Add(-pushAgentForget-time.Second))
-	p.stored(netip.MustParseAddr("10.0.0.2"), now.Add(-pushAgentForget+time.Second))
+	p.stored(netip.MustParseAddr("10.0.0.1"), now.Add(-pushAgentForget-time.Second), now)
+	p.stored(netip.MustParseAddr("10.0.0.2"), now.Add(-pushAgentForget+time.Second), now)
 	if got := collectPushAgents(t, p); len(got) != 1 || got["10.0.0.2"] == 0 {
 		t.Errorf("series %v, want only 10.0.0.2 (10.0.0.1 silent past the limit)", got)
 	}
 	base := netip.MustParseAddr("10.1.0.0")
 	ip := base
 	for i := range maxPushAgents + 10 {
-		p.stored(ip, now.Add(time.Duration(i)*time.Millisecond))
+		p.stored(ip, now.Add(time.Duration(i)*time.Millisecond), now)
 		ip = ip.Next()
 	}
 	p.mu.Lock()
@@ -184,6 +186,68 @@ func BenchmarkPushAgentsWarm(b *testing.B) {
 		}
 		if n := len(p.last); n != 2501 {
 			b.Fatalf("%d pushing agents found, want 2501", n)
+		}
+	}
+}
+
+func TestPushFileAt(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	ip := netip.MustParseAddr("10.0.0.1")
+	cases := []struct {
+		name string
+		prev time.Time // the client's last filed line (zero: none known)
+		age  time.Duration
+		want time.Time
+	}{
+		{"fresh push", time.Time{}, 150 * time.Millisecond, now.Add(-150 * time.Millisecond)},
+		{"replay from this morning", time.Time{}, 3 * time.Hour, now.Add(-3 * time.Hour)},
+		{"replay at midnight exactly", time.Time{}, 12 * time.Hour, now.Add(-12 * time.Hour)},
+		{"replay from yesterday: its arrival", time.Time{}, 13 * time.Hour, now},
+		{"after the last line", now.Add(-4 * time.Hour), 3 * time.Hour, now.Add(-3 * time.Hour)},
+		{"before the last line: its arrival", now.Add(-2 * time.Hour), 3 * time.Hour, now},
+	}
+	for _, tc := range cases {
+		p := newPushAgents()
+		if !tc.prev.IsZero() {
+			p.stored(ip, tc.prev, tc.prev)
+		}
+		if got := p.fileAt(ip, now, tc.age); !got.Equal(tc.want) {
+			t.Errorf("%s: filed at %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestPushFiledByAge: a push that says how old its snapshot is gets filed
+// when it was taken, on the archiver's clock; a malformed age is refused.
+func TestPushFiledByAge(t *testing.T) {
+	f := newFixture(t, nil)
+	auth := "Bearer " + writeToken
+	// Within today whatever the hour the test runs at.
+	age := min(time.Hour, time.Since(time.Now().UTC().Truncate(24*time.Hour))/2)
+	before := time.Now()
+	r := f.do(t, "POST", "/api/v1/snapshots", bytes.NewReader([]byte(`{"schema_version":1,"collected_at":"2026-01-01T00:00:00Z"}`)),
+		map[string]string{"Authorization": auth, snapshot.AgeHeader: strconv.FormatFloat(age.Seconds(), 'f', 3, 64)})
+	after := time.Now()
+	if r.code != 200 {
+		t.Fatalf("push: %d %s", r.code, r.body)
+	}
+	line, err := f.store.Latest(netip.MustParseAddr("127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	filed, ok := pushedAt(line)
+	if !ok || filed.Before(before.Add(-age-time.Millisecond)) || filed.After(after.Add(-age)) {
+		t.Errorf("filed under %v, want %v before the push's arrival (%v to %v)", filed, age, before, after)
+	}
+	series := f.pushSeries(t)["127.0.0.1"]
+	if arrived := time.Unix(0, int64(series*1e9)); arrived.Before(before.Add(-time.Millisecond)) || arrived.After(after.Add(time.Millisecond)) {
+		t.Errorf("last archived %v, want the arrival (%v to %v)", arrived, before, after)
+	}
+	for _, bad := range []string{"-5", "soon", "1e9"} {
+		r := f.do(t, "POST", "/api/v1/snapshots", bytes.NewReader([]byte(`{"schema_version":1}`)),
+			map[string]string{"Authorization": auth, snapshot.AgeHeader: bad})
+		if r.code != 400 || !strings.Contains(r.env.Error, snapshot.AgeHeader) {
+			t.Errorf("age %q: %d %s, want 400 naming the header", bad, r.code, r.body)
 		}
 	}
 }

@@ -376,6 +376,9 @@ func post(ctx context.Context, client *http.Client, url, coding string, plain []
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Content-Encoding", coding)
+	if t, ok := snapshot.CollectedAt(plain); ok {
+		snapshot.SetAge(req.Header, t, time.Now())
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("push to %s: %w", url, err)
