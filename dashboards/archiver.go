@@ -64,9 +64,9 @@ func Archiver() (dashboard.Dashboard, error) {
 			"failing files", a(`archiver_sd_files_failing{SEL}`),
 		)))
 
-	l.add(24, 8, bargaugeP("Longest since archived", "Agents whose last stored snapshot is oldest (top 10), counted from registration for an agent not stored yet. A healthy agent stays below its scrape interval; the ArchiverAgentNotArchived alert names any agent past 10 minutes (or three intervals, if longer).", "s", 0, 900,
+	l.add(24, 8, bargaugeP("Longest since archived", "Scraped agents whose last stored snapshot is oldest (top 10), counted from registration for an agent not stored yet. A healthy agent stays below its scrape interval; the ArchiverAgentNotArchived alert names any agent past 10 minutes (or three intervals, if longer). Pushing agents are under Pushes.", "s", 0, 900,
 		thresholds(300, "orange", 600, "red"),
-		instant(targets("{{target}}", a(`topk(10, time() - archiver_agent_last_archived_timestamp_seconds{SEL})`)), prometheus.PromQueryFormatTimeSeries)))
+		instant(targets("{{target}}", a(`topk(10, time() - archiver_agent_last_archived_timestamp_seconds{SEL,source!="push"})`)), prometheus.PromQueryFormatTimeSeries)))
 
 	l.row("Storage", "")
 	l.add(8, 8, timeseriesP("Write throughput", "Bytes of snapshot lines appended to day files per second.", "Bps", false,
@@ -110,9 +110,12 @@ func Archiver() (dashboard.Dashboard, error) {
 	l.row("Pushes and process", "")
 	l.add(8, 8, timeseriesP("Push requests by result", "Snapshots pushed by agents the archiver cannot reach, per second by outcome. Empty while no agent pushes.", "reqps", true,
 		targets("{{result}}", a(`sum by (result) (rate(archiver_push_requests_total{SEL}[$__rate_interval]))`))))
-	l.add(8, 8, timeseriesP("Archiver memory", "Resident memory of the archiver process.", "bytes", false,
+	l.add(16, 8, bargaugeP("Longest since pushed", "Pushing agents (by client address) whose last stored push is oldest (top 10). An agent pushing every 5 minutes (the default) stays below 300 s; the ArchiverPushAgentSilent alert names any past 15 minutes. Empty while no agent pushes; an address goes after 7 days without a push.", "s", 0, 1200,
+		thresholds(600, "orange", 900, "red"),
+		instant(targets("{{target}}", a(`topk(10, time() - archiver_agent_last_archived_timestamp_seconds{SEL,source="push"})`)), prometheus.PromQueryFormatTimeSeries)))
+	l.add(12, 8, timeseriesP("Archiver memory", "Resident memory of the archiver process.", "bytes", false,
 		targets("{{instance}}", a(`process_resident_memory_bytes{SEL}`))))
-	l.add(8, 8, timeseriesP("Archiver CPU", "CPU used by the archiver process, in cores (100% = one core).", "percentunit", false,
+	l.add(12, 8, timeseriesP("Archiver CPU", "CPU used by the archiver process, in cores (100% = one core).", "percentunit", false,
 		targets("{{instance}}", a(`rate(process_cpu_seconds_total{SEL}[$__rate_interval])`))))
 
 	return newDashboard(dashboardSpec{
