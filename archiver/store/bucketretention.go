@@ -102,6 +102,7 @@ type bucketUsage struct {
 	total  int64
 	byDate map[string]int64    // compressed segment bytes per date
 	dirs   map[string][]string // date → address directories ("10.0.0.1/") holding any object of it
+	all    []string            // every address directory
 	lists  int                 // LIST requests, at listPage names each
 }
 
@@ -199,7 +200,12 @@ func (s *Store) bucketSizeRetention(ctx context.Context, now time.Time) (time.Ti
 		}
 	}
 	for _, date := range doomed {
-		if err := s.deleteBucketDate(ctx, date, u.dirs[date]); err != nil {
+		// Every address, not only those that held the date when measured:
+		// a part of it uploaded since, whose uploader read the state before
+		// the date was published, is found by this listing (which comes
+		// after the publishing), not left for the next run. Agents hold
+		// every date, so this costs no more LISTs in practice.
+		if err := s.deleteBucketDate(ctx, date, u.all); err != nil {
 			return time.Time{}, err
 		}
 		u.total -= u.byDate[date]
@@ -307,6 +313,7 @@ func (s *Store) measureBucket(ctx context.Context) (bucketUsage, error) {
 		return u, fmt.Errorf("list object storage: %w", err)
 	}
 	u.lists = pages(top)
+	u.all = dirs
 	var mu sync.Mutex
 	err = forEach(ctx, dirs, func(ctx context.Context, dir string) error {
 		bytes := map[string]int64{}

@@ -559,17 +559,23 @@ func TestPendingPartOfDeletedDate(t *testing.T) {
 }
 
 // raceBucket runs race once, the first time a segment object (not its
-// manifest) of date is uploaded, before the upload itself.
+// manifest) of date is uploaded, before the upload itself; and onState
+// before each write of the retention state.
 type raceBucket struct {
 	objstore.Bucket
 	date string
 	once sync.Once
 	race func()
+	// onState, if set, runs before every write of the retention state.
+	onState func()
 }
 
 func (b *raceBucket) Upload(ctx context.Context, name string, r io.Reader, opts ...objstore.ObjectUploadOption) error {
 	if strings.Contains(name, "/"+b.date+"/") && !strings.HasSuffix(name, manifestSuffix) {
 		b.once.Do(b.race)
+	}
+	if name == retentionStateName && b.onState != nil {
+		b.onState()
 	}
 	return b.Bucket.Upload(ctx, name, r, opts...)
 }
@@ -615,5 +621,30 @@ func TestUploadRacingSizeRetention(t *testing.T) {
 	}
 	if len(names) != 0 {
 		t.Errorf("left on local disk: %v, want the part of the deleted date gone", names)
+	}
+}
+
+// TestSizeRetentionFindsPartsUploadedBeforePublishing: a part of the doomed
+// date goes up, under an address that held none of it when the bucket was
+// measured, and its uploader checks the state, all before the run
+// publishes the date. The run must still delete it: it lists every address
+// after publishing, not only those that held the date.
+func TestSizeRetentionFindsPartsUploadedBeforePublishing(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	const doomed, today = "2026-11-30", "2026-12-03"
+	mem := objstore.NewInMemBucket()
+	putSegment(t, mem, "10.0.0.1", doomed, "x", 1, 100)
+	putSegment(t, mem, "10.0.0.3", today, "x", 1, 100)
+	var once sync.Once
+	bkt := &raceBucket{Bucket: mem, date: "never", race: func() {}}
+	bkt.onState = func() {
+		once.Do(func() { putSegment(t, mem, "10.0.0.3", doomed, "late", 2, 100) })
+	}
+	s := openTest(t, t.TempDir(), Options{Bucket: bkt, RemoteID: "x", RemoteRetentionSize: 150})
+	if _, err := s.bucketSizeRetention(context.Background(), now); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := bucketDates(t, mem), []string{"10.0.0.3/" + today}; !slices.Equal(got, want) {
+		t.Errorf("left %v, want %v", got, want)
 	}
 }

@@ -668,6 +668,9 @@ func (s *Store) upload(ctx context.Context, d dayEntry) error {
 	zw.Reset(nil) // let go of buf, up to a segment, before pooling
 	segmentEncoders.Put(zw)
 	<-s.compressing
+	// Closed before the part may be removed below (empty, or its date
+	// deleted meanwhile): Windows cannot remove an open file.
+	f.Close()
 	if err != nil {
 		return fmt.Errorf("compress %s: %w", p, err)
 	}
