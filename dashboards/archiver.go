@@ -110,9 +110,9 @@ func Archiver() (dashboard.Dashboard, error) {
 	l.row("Pushes and process", "")
 	l.add(8, 8, timeseriesP("Push requests by result", "Snapshots pushed by agents the archiver cannot reach, per second by outcome. Empty while no agent pushes.", "reqps", true,
 		targets("{{result}}", a(`sum by (result) (rate(archiver_push_requests_total{SEL}[$__rate_interval]))`))))
-	l.add(16, 8, bargaugeP("Longest since pushed", "Pushing agents (by client address) whose last stored push is oldest (top 10). An agent pushing every 5 minutes (the default) stays below 300 s; the ArchiverPushAgentSilent alert names any past 15 minutes. Empty while no agent pushes; an address goes after 7 days without a push.", "s", 0, 1200,
+	l.add(16, 8, bargaugeP("Longest since pushed", "Pushing agents (by client address) whose last stored push, at any of the selected archivers, is oldest (top 10). An agent pushing every 5 minutes (the default) stays below 300 s; the ArchiverPushAgentSilent alert names any past 15 minutes. Empty while no agent pushes; an address goes after 7 days without a push.", "s", 0, 1200,
 		thresholds(600, "orange", 900, "red"),
-		instant(targets("{{target}}", a(`topk(10, time() - archiver_agent_last_archived_timestamp_seconds{SEL,source="push"})`)), prometheus.PromQueryFormatTimeSeries)))
+		instant(targets("{{target}}", a(`topk(10, time() - max by (target) (archiver_agent_last_archived_timestamp_seconds{SEL,source="push"}))`)), prometheus.PromQueryFormatTimeSeries)))
 	l.add(12, 8, timeseriesP("Archiver memory", "Resident memory of the archiver process.", "bytes", false,
 		targets("{{instance}}", a(`process_resident_memory_bytes{SEL}`))))
 	l.add(12, 8, timeseriesP("Archiver CPU", "CPU used by the archiver process, in cores (100% = one core).", "percentunit", false,
