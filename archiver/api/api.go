@@ -135,9 +135,9 @@ type api struct {
 	// pushWait bounds how long a push waits for its fsync before it is
 	// answered 503 (pushTimeout; shorter in tests).
 	pushWait time.Duration
-	// appendSync stores a pushed record (Store.AppendSync; a seam for
-	// tests that need a slow disk).
-	appendSync func(context.Context, store.Record) error
+	// submit queues a pushed record and returns the wait for its fsync
+	// (Store.Submit; a seam for tests that need a slow disk).
+	submit func(store.Record) (func(context.Context) error, error)
 }
 
 // New returns the handler for every archiver endpoint. It checks the
@@ -181,7 +181,7 @@ func newAPI(o Options) *api {
 		a.pushes.WithLabelValues(r)
 	}
 	if o.Store != nil {
-		a.appendSync = o.Store.AppendSync
+		a.submit = o.Store.Submit
 		ctx := o.Context
 		if ctx == nil {
 			ctx = context.Background()

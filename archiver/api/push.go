@@ -158,19 +158,19 @@ func (a *api) push(w http.ResponseWriter, r *http.Request) {
 		job = prior
 	} else {
 		now := time.Now().UTC()
-		filed := now
-		if hasAge {
-			filed = a.pushAgents.fileAt(client, now, age)
-		}
-		rec := store.Record{IP: client, ScrapedAt: filed, Snapshot: body}
+		filed, wait, err := a.pushAgents.file(client, now, age, hasAge, func(filed time.Time) (func(context.Context) error, error) {
+			return a.submit(store.Record{IP: client, ScrapedAt: filed, Snapshot: body})
+		})
 		job.scrapedAt = filed
 		handedOff = true
 		go func() {
 			// Not the request's context: the line is written whatever the
 			// client does, and the outcome is kept for its retries.
-			err := a.appendSync(context.Background(), rec)
 			if err == nil {
-				a.pushAgents.stored(client, now, filed)
+				err = wait(context.Background())
+			}
+			if err == nil {
+				a.pushAgents.stored(client, now)
 			}
 			a.dedup.finish(key, job, err)
 			p.done()

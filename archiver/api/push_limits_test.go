@@ -180,23 +180,25 @@ type gate struct {
 
 func newGate() *gate { return &gate{open: make(chan struct{}), entered: make(chan struct{}, 100)} }
 
-func (g *gate) wrap(st *store.Store) func(context.Context, store.Record) error {
-	return func(ctx context.Context, r store.Record) error {
-		g.calls.Add(1)
-		if g.fail.Add(-1) >= 0 {
-			return errors.New("disk on fire")
-		}
-		err := st.AppendSync(ctx, r)
-		g.entered <- struct{}{}
-		<-g.open
-		return err
+func (g *gate) wrap(st *store.Store) func(store.Record) (func(context.Context) error, error) {
+	return func(r store.Record) (func(context.Context) error, error) {
+		return func(ctx context.Context) error {
+			g.calls.Add(1)
+			if g.fail.Add(-1) >= 0 {
+				return errors.New("disk on fire")
+			}
+			err := st.AppendSync(ctx, r)
+			g.entered <- struct{}{}
+			<-g.open
+			return err
+		}, nil
 	}
 }
 
 func TestPushConcurrencyLimit(t *testing.T) {
 	g := newGate()
 	ps := newPushServer(t, func(o *Options) { o.MaxConcurrentPushes = func() int { return 1 } }, nil)
-	ps.a.appendSync = g.wrap(ps.store)
+	ps.a.submit = g.wrap(ps.store)
 	first := make(chan pushResult, 1)
 	go func() { r, _ := ps.tryPush(snap(1), nil); first <- r }()
 	<-g.entered // the first push holds the only slot
@@ -229,7 +231,7 @@ func TestEarlyRefusalReadsNoBody(t *testing.T) {
 		o.PushRateLimit = func() (float64, int) { return 0.001, 1 }
 		o.MaxConcurrentPushes = func() int { return 1 }
 	}, nil)
-	ps.a.appendSync = g.wrap(ps.store)
+	ps.a.submit = g.wrap(ps.store)
 	defer close(g.open)
 	// The one push allowed takes the only rate token, and the only slot
 	// until the gate opens.
@@ -323,7 +325,7 @@ func TestPushDuplicateStoredOnce(t *testing.T) {
 func TestPushLateFsync(t *testing.T) {
 	g := newGate()
 	ps := newPushServer(t, nil, func(a *api) { a.pushWait = 100 * time.Millisecond })
-	ps.a.appendSync = g.wrap(ps.store)
+	ps.a.submit = g.wrap(ps.store)
 	r := ps.push(t, snap(1), nil)
 	if r.code != http.StatusServiceUnavailable || r.retryAfter == "" || !strings.Contains(r.body, "retry is safe") {
 		t.Fatalf("late fsync: %d Retry-After %q %s", r.code, r.retryAfter, r.body)
@@ -356,7 +358,7 @@ func TestPushFailedIsRetried(t *testing.T) {
 	close(g.open)
 	g.fail.Store(1)
 	ps := newPushServer(t, nil, nil)
-	ps.a.appendSync = g.wrap(ps.store)
+	ps.a.submit = g.wrap(ps.store)
 	if r := ps.push(t, snap(1), nil); r.code != http.StatusServiceUnavailable || !strings.Contains(r.body, "not stored") {
 		t.Fatalf("failed store: %d %s", r.code, r.body)
 	}

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"hash/maphash"
 	"net/netip"
 	"sync"
 	"time"
@@ -33,33 +34,70 @@ type pushAgents struct {
 	desc *prometheus.Desc
 	now  func() time.Time
 
+	// order serialises, per address (striped), deciding a push's
+	// scraped_at and queueing its line, so an address's lines reach its
+	// file in the order of their times.
+	order [64]sync.Mutex
+	seed  maphash.Seed
+
 	mu   sync.Mutex
 	last map[netip.Addr]pushed
 }
 
-// pushed is a client's last stored push: when it arrived (the metric: the
-// agent was alive then) and the scraped_at it was filed under (the floor
-// for the next one, so the client's lines stay in time order).
+// pushed is what is known of a client's pushes: when its last stored one
+// arrived (the metric: the agent was alive then; zero while none is
+// stored), and the newest scraped_at queued for it (the floor for the
+// next, so its lines stay in time order).
 type pushed struct{ arrived, filed time.Time }
 
+// newest is the later of the two: what a client is forgotten by.
+func (p pushed) newest() time.Time { return later(p.arrived, p.filed) }
+
 func newPushAgents() *pushAgents {
-	return &pushAgents{desc: scrape.LastArchivedDesc(scrape.SourcePush), now: time.Now, last: map[netip.Addr]pushed{}}
+	return &pushAgents{desc: scrape.LastArchivedDesc(scrape.SourcePush), now: time.Now, seed: maphash.MakeSeed(), last: map[netip.Addr]pushed{}}
 }
 
 // stored records that a snapshot pushed by ip, arrived at arrived, is
-// stored as of filed. Earlier times (the warm-up reading a line older than
-// a push since) never move either back.
-func (p *pushAgents) stored(ip netip.Addr, arrived, filed time.Time) {
+// stored. An earlier time never moves it back.
+func (p *pushAgents) stored(ip netip.Addr, arrived time.Time) {
+	p.update(ip, func(v *pushed) { v.arrived = later(v.arrived, arrived) })
+}
+
+// queued raises ip's floor to filed, the scraped_at of a line just queued.
+func (p *pushAgents) queued(ip netip.Addr, filed time.Time) {
+	p.update(ip, func(v *pushed) { v.filed = later(v.filed, filed) })
+}
+
+func (p *pushAgents) update(ip netip.Addr, change func(*pushed)) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if prev, ok := p.last[ip]; ok {
-		p.last[ip] = pushed{arrived: later(prev.arrived, arrived), filed: later(prev.filed, filed)}
-		return
-	}
-	if len(p.last) >= maxPushAgents {
+	v, ok := p.last[ip]
+	if !ok && len(p.last) >= maxPushAgents {
 		p.forgetOldest()
 	}
-	p.last[ip] = pushed{arrived: arrived, filed: filed}
+	change(&v)
+	p.last[ip] = v
+}
+
+// file decides the scraped_at of a push from ip that arrived at now (see
+// fileAt; now without an age) and queues its line with submit, both under
+// ip's lock, so that a concurrent push from the same address (agents
+// behind one NAT, one replaying its spool) cannot be queued between them
+// with an earlier time. The fsync is waited for outside it.
+func (p *pushAgents) file(ip netip.Addr, now time.Time, age time.Duration, hasAge bool,
+	submit func(filed time.Time) (func(context.Context) error, error)) (time.Time, func(context.Context) error, error) {
+	l := &p.order[maphash.Comparable(p.seed, ip)%uint64(len(p.order))]
+	l.Lock()
+	defer l.Unlock()
+	filed := now
+	if hasAge {
+		filed = p.fileAt(ip, now, age)
+	}
+	wait, err := submit(filed)
+	if err == nil {
+		p.queued(ip, filed)
+	}
+	return filed, wait, err
 }
 
 func later(a, b time.Time) time.Time {
@@ -71,10 +109,11 @@ func later(a, b time.Time) time.Time {
 
 // fileAt is the scraped_at of a snapshot from ip that arrived at now and
 // was collected age before it (snapshot.AgeHeader): now - age, on the
-// archiver's clock, when that is today (UTC) and not before the client's
-// last stored line, so that each day file stays in time order and no
-// push reopens an earlier day; otherwise now, as without the header (a
-// replay that crossed midnight lands at its arrival, as before).
+// archiver's clock, when that is today (UTC) and not before the newest
+// line queued for the client, so that each day file stays in time order
+// and no push reopens an earlier day; otherwise its arrival, as without
+// the header (a replay that crossed midnight lands there, as before), or
+// that newest line's time if later.
 func (p *pushAgents) fileAt(ip netip.Addr, now time.Time, age time.Duration) time.Time {
 	at := now.Add(-age)
 	if at.Before(now.Truncate(24 * time.Hour)) {
@@ -84,7 +123,7 @@ func (p *pushAgents) fileAt(ip netip.Addr, now time.Time, age time.Duration) tim
 	prev, ok := p.last[ip]
 	p.mu.Unlock()
 	if ok && at.Before(prev.filed) {
-		return now
+		return later(now, prev.filed)
 	}
 	return at
 }
@@ -95,8 +134,8 @@ func (p *pushAgents) forgetOldest() {
 	var oldest netip.Addr
 	var at time.Time
 	for ip, t := range p.last {
-		if !oldest.IsValid() || t.arrived.Before(at) {
-			oldest, at = ip, t.arrived
+		if !oldest.IsValid() || t.newest().Before(at) {
+			oldest, at = ip, t.newest()
 		}
 	}
 	delete(p.last, oldest)
@@ -109,11 +148,13 @@ func (p *pushAgents) Collect(ch chan<- prometheus.Metric) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for ip, t := range p.last {
-		if t.arrived.Before(cutoff) {
+		if t.newest().Before(cutoff) {
 			delete(p.last, ip)
 			continue
 		}
-		ch <- prometheus.MustNewConstMetric(p.desc, prometheus.GaugeValue, float64(t.arrived.UnixNano())/1e9, ip.String())
+		if !t.arrived.IsZero() {
+			ch <- prometheus.MustNewConstMetric(p.desc, prometheus.GaugeValue, float64(t.arrived.UnixNano())/1e9, ip.String())
+		}
 	}
 }
 
@@ -136,7 +177,8 @@ func (p *pushAgents) warm(ctx context.Context, addrs func() ([]netip.Addr, error
 			continue // no complete line, or unreadable: nothing to name
 		}
 		if t, ok := pushedAt(line); ok && t.After(cutoff) {
-			p.stored(ip, t, t)
+			p.stored(ip, t)
+			p.queued(ip, t)
 		}
 	}
 	return nil

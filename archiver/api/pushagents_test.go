@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -87,7 +88,7 @@ func TestPushAgentsWarm(t *testing.T) {
 	}
 	p := newPushAgents()
 	// A push stored since the newest line was read is never moved back.
-	p.stored(netip.MustParseAddr("2001:db8::1"), now, now)
+	p.stored(netip.MustParseAddr("2001:db8::1"), now)
 	if err := p.warm(context.Background(), st.Addrs, st.Latest); err != nil {
 		t.Fatal(err)
 	}
@@ -108,15 +109,15 @@ func TestPushAgentsForgetAndBound(t *testing.T) {
 	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 	p := newPushAgents()
 	p.now = func() time.Time { return now }
-	p.stored(netip.MustParseAddr("10.0.0.1"), now.Add(-pushAgentForget-time.Second), now)
-	p.stored(netip.MustParseAddr("10.0.0.2"), now.Add(-pushAgentForget+time.Second), now)
+	p.stored(netip.MustParseAddr("10.0.0.1"), now.Add(-pushAgentForget-time.Second))
+	p.stored(netip.MustParseAddr("10.0.0.2"), now.Add(-pushAgentForget+time.Second))
 	if got := collectPushAgents(t, p); len(got) != 1 || got["10.0.0.2"] == 0 {
 		t.Errorf("series %v, want only 10.0.0.2 (10.0.0.1 silent past the limit)", got)
 	}
 	base := netip.MustParseAddr("10.1.0.0")
 	ip := base
 	for i := range maxPushAgents + 10 {
-		p.stored(ip, now.Add(time.Duration(i)*time.Millisecond), now)
+		p.stored(ip, now.Add(time.Duration(i)*time.Millisecond))
 		ip = ip.Next()
 	}
 	p.mu.Lock()
@@ -205,11 +206,13 @@ func TestPushFileAt(t *testing.T) {
 		{"replay from yesterday: its arrival", time.Time{}, 13 * time.Hour, now},
 		{"after the last line", now.Add(-4 * time.Hour), 3 * time.Hour, now.Add(-3 * time.Hour)},
 		{"before the last line: its arrival", now.Add(-2 * time.Hour), 3 * time.Hour, now},
+		{"a last line ahead of the clock: that line's time", now.Add(time.Second), 3 * time.Hour, now.Add(time.Second)},
 	}
 	for _, tc := range cases {
 		p := newPushAgents()
 		if !tc.prev.IsZero() {
-			p.stored(ip, tc.prev, tc.prev)
+			p.stored(ip, tc.prev)
+			p.queued(ip, tc.prev)
 		}
 		if got := p.fileAt(ip, now, tc.age); !got.Equal(tc.want) {
 			t.Errorf("%s: filed at %v, want %v", tc.name, got, tc.want)
@@ -248,6 +251,52 @@ func TestPushFiledByAge(t *testing.T) {
 			map[string]string{"Authorization": auth, snapshot.AgeHeader: bad})
 		if r.code != 400 || !strings.Contains(r.env.Error, snapshot.AgeHeader) {
 			t.Errorf("age %q: %d %s, want 400 naming the header", bad, r.code, r.body)
+		}
+	}
+}
+
+// TestPushesFromOneAddressStayInOrder: agents behind one address (a NAT),
+// one replaying its spool while another pushes fresh snapshots, at once.
+// Whatever the interleaving, the address's day file must stay in
+// scraped_at order: reads of a time range rely on it.
+func TestPushesFromOneAddressStayInOrder(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.MaxConcurrentPushes = func() int { return 64 } })
+	auth := "Bearer " + writeToken
+	old := min(8*time.Hour, time.Since(time.Now().UTC().Truncate(24*time.Hour))/2)
+	var wg sync.WaitGroup
+	for i := range 20 {
+		for j, age := range []time.Duration{0, old - time.Duration(i)*time.Second} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				body := fmt.Appendf(nil, `{"schema_version":1,"collected_at":"2026-01-01T00:00:%02d.%dZ"}`, i, j)
+				r := f.do(t, "POST", "/api/v1/snapshots", bytes.NewReader(body),
+					map[string]string{"Authorization": auth, snapshot.AgeHeader: strconv.FormatFloat(age.Seconds(), 'f', 3, 64)})
+				if r.code != 200 {
+					t.Errorf("push: %d %s", r.code, r.body)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	var times []time.Time
+	err := f.store.ReadDay(context.Background(), netip.MustParseAddr("127.0.0.1"), time.Now().UTC(), store.Query{}, func(line []byte) error {
+		at, ok := pushedAt(line)
+		if !ok {
+			return fmt.Errorf("no scraped_at in %s", line)
+		}
+		times = append(times, at)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(times) != 40 {
+		t.Fatalf("%d lines stored, want 40", len(times))
+	}
+	for i := 1; i < len(times); i++ {
+		if times[i].Before(times[i-1]) {
+			t.Errorf("line %d filed under %v, before line %d (%v)", i+1, times[i].Format(time.RFC3339Nano), i, times[i-1].Format(time.RFC3339Nano))
 		}
 	}
 }

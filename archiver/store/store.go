@@ -292,10 +292,33 @@ func (s *Store) AppendSync(ctx context.Context, r Record) error {
 	return s.append(ctx, r, true)
 }
 
+// Submit queues r to be stored durably, as AppendSync does, and returns
+// at once; wait returns once the line is fsynced (see AppendSync). Lines
+// submitted for one address are written in the order Submit was called:
+// a caller that decides the order of an address's lines (the push intake,
+// filing by age) holds its lock across Submit alone, not the fsync.
+func (s *Store) Submit(r Record) (wait func(context.Context) error, err error) {
+	req, err := s.enqueue(r, true)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) error { return s.await(ctx, r.IP, req) }, nil
+}
+
 func (s *Store) append(ctx context.Context, r Record, durable bool) error {
+	req, err := s.enqueue(r, durable)
+	if err != nil {
+		return err
+	}
+	return s.await(ctx, r.IP, req)
+}
+
+// enqueue encodes r and hands it to the writer of its address's shard,
+// which writes in the order it receives.
+func (s *Store) enqueue(r Record, durable bool) (*request, error) {
 	if !r.IP.IsValid() {
 		s.m.writeErrors.Inc()
-		return errors.New("append: invalid IP address")
+		return nil, errors.New("append: invalid IP address")
 	}
 	r.IP = r.IP.Unmap().WithZone("")
 	if r.ScrapedAt.IsZero() {
@@ -304,7 +327,7 @@ func (s *Store) append(ctx context.Context, r Record, durable bool) error {
 	r.ScrapedAt = r.ScrapedAt.UTC()
 	if y := r.ScrapedAt.Year(); y < 1 || y > 9999 {
 		s.m.writeErrors.Inc()
-		return fmt.Errorf("append %s: scrape time %v has no RFC 3339 date", r.IP, r.ScrapedAt)
+		return nil, fmt.Errorf("append %s: scrape time %v has no RFC 3339 date", r.IP, r.ScrapedAt)
 	}
 
 	req := s.getRequest()
@@ -313,7 +336,7 @@ func (s *Store) append(ctx context.Context, r Record, durable bool) error {
 	if err != nil {
 		s.putRequest(req)
 		s.m.writeErrors.Inc()
-		return fmt.Errorf("append %s: %w", r.IP, err)
+		return nil, fmt.Errorf("append %s: %w", r.IP, err)
 	}
 	req.dir = dirName(r.IP)
 	req.name = r.ScrapedAt.Format(time.DateOnly) + ".jsonl"
@@ -324,20 +347,26 @@ func (s *Store) append(ctx context.Context, r Record, durable bool) error {
 	if s.closed {
 		s.closeMu.RUnlock()
 		s.putRequest(req)
-		return ErrClosed
+		return nil, ErrClosed
 	}
 	sh.reqs <- req
 	s.closeMu.RUnlock()
+	return req, nil
+}
 
+// await waits for the writer's verdict on req, queued for ip.
+func (s *Store) await(ctx context.Context, ip netip.Addr, req *request) error {
+	ip = ip.Unmap().WithZone("")
+	var err error
 	select {
 	case err = <-req.done:
 	case <-ctx.Done():
 		// The writer still owns req; leave it to the garbage collector.
-		return fmt.Errorf("append %s: %w", r.IP, ctx.Err())
+		return fmt.Errorf("append %s: %w", ip, ctx.Err())
 	}
 	s.putRequest(req)
 	if err != nil {
-		return fmt.Errorf("append %s: %w", r.IP, err)
+		return fmt.Errorf("append %s: %w", ip, err)
 	}
 	return nil
 }
