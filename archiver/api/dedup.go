@@ -196,6 +196,40 @@ func (a *api) storedKeys(ctx context.Context, ip netip.Addr) ([]uint64, error) {
 	return keys, nil
 }
 
+// storedNear looks for a snapshot of ip whose collected_at hashes to key
+// among the lines filed within dedupNearSpan of at (today's file only: an
+// earlier moment is never filed by its age), and returns its scraped_at.
+func (a *api) storedNear(ctx context.Context, ip netip.Addr, at time.Time, key uint64) (time.Time, bool) {
+	if at.Before(time.Now().UTC().Truncate(24 * time.Hour)) {
+		return time.Time{}, false
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dedupWarmTimeout)
+	defer cancel()
+	var found time.Time
+	errFound := errors.New("found")
+	err := a.o.Store.ReadDay(ctx, ip, at, store.Query{From: at.Add(-dedupNearSpan), To: at.Add(dedupNearSpan)}, func(line []byte) error {
+		snap, ok := intake.TopLevelValue(line, "snapshot")
+		if !ok {
+			return nil
+		}
+		if raw, ok := intake.CollectedAtRaw(snap); ok && a.dedup.hash(raw) == key {
+			found, _ = pushedAt(line)
+			return errFound
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errFound) && !errors.Is(err, store.ErrNotFound) {
+		a.log.Warn("cannot look for an earlier copy of a replayed push", "client", ip, "err", err)
+	}
+	return found, errors.Is(err, errFound)
+}
+
+// dedupNearSpan is how far from where a replayed snapshot would be filed
+// an earlier copy may lie: the agent measures its age again at each send,
+// so only network delays and clock drift between the two sends separate
+// them.
+const dedupNearSpan = 2 * time.Minute
+
 // dedupWarmTimeout bounds reading the last hour of a client's day file.
 const dedupWarmTimeout = 10 * time.Second
 

@@ -146,6 +146,16 @@ func (a *api) push(w http.ResponseWriter, r *http.Request) {
 		a.dedup.warm(client, func() ([]uint64, error) { return a.storedKeys(r.Context(), client) })
 	}
 	job, prior, stored := a.dedup.begin(key)
+	if job != nil && key.valid && hasAge && age > dedupWarmSpan/2 {
+		// Filed by its age, a replayed snapshot stored before a restart
+		// is older than the span the window was warmed from: look for it
+		// where it would have been filed.
+		if at, found := a.storedNear(r.Context(), client, time.Now().UTC().Add(-age), key.at); found {
+			job.scrapedAt = at
+			a.dedup.finish(key, job, nil)
+			job, prior, stored = nil, nil, true
+		}
+	}
 	if stored || prior != nil {
 		// Our copy is not needed: the same snapshot is stored or being stored.
 		p.done()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/http/httptest"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -298,5 +299,38 @@ func TestPushesFromOneAddressStayInOrder(t *testing.T) {
 		if times[i].Before(times[i-1]) {
 			t.Errorf("line %d filed under %v, before line %d (%v)", i+1, times[i].Format(time.RFC3339Nano), i, times[i-1].Format(time.RFC3339Nano))
 		}
+	}
+}
+
+// TestReplayedPushDeduplicatedAcrossRestart: a snapshot filed by its age
+// hours back, whose 200 the agent never got, is pushed again to a
+// restarted archiver (a new API on the same store). It lies outside the
+// hour the window is warmed from, and must still be found.
+func TestReplayedPushDeduplicatedAcrossRestart(t *testing.T) {
+	sinceMidnight := time.Since(time.Now().UTC().Truncate(24 * time.Hour))
+	if sinceMidnight < 80*time.Minute {
+		t.Skipf("%v after midnight UTC: no room today for a snapshot older than the warm-up's hour", sinceMidnight.Round(time.Minute))
+	}
+	age := min(3*time.Hour, sinceMidnight-10*time.Minute)
+	f := newFixture(t, nil)
+	body := []byte(`{"schema_version":1,"collected_at":"2026-01-01T00:00:00Z"}`)
+	hdr := map[string]string{"Authorization": "Bearer " + writeToken, snapshot.AgeHeader: strconv.FormatFloat(age.Seconds(), 'f', 3, 64)}
+	if r := f.do(t, "POST", "/api/v1/snapshots", bytes.NewReader(body), hdr); r.code != 200 {
+		t.Fatalf("first push: %d %s", r.code, r.body)
+	}
+	restarted := httptest.NewServer(New(Options{Store: f.store, Registerer: prometheus.NewRegistry(),
+		WriteTokens: func() []string { return []string{writeToken} }}))
+	defer restarted.Close()
+	f.srv = restarted
+	r := f.do(t, "POST", "/api/v1/snapshots", bytes.NewReader(body), hdr)
+	if r.code != 200 || !bytes.Contains(r.env.Data, []byte(`"duplicate":true`)) {
+		t.Errorf("push again after the restart: %d %s, want 200 duplicate", r.code, r.body)
+	}
+	files, err := f.store.Files(netip.Addr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 1 || files[0].Snapshots != 1 {
+		t.Errorf("files %+v, want one snapshot stored once", files)
 	}
 }
