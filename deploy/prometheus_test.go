@@ -131,7 +131,8 @@ func runbookAnchors(t *testing.T, file string) map[string]bool {
 
 // TestAlertConventions checks every alert of deploy/prometheus/alerts.yml
 // has a severity, annotations naming the host (or the job, for alerts
-// about a whole job) and the value, a runbook_url whose anchor exists in
+// about a whole job, or the target, for one aggregated across the job) and
+// the value, a runbook_url whose anchor exists in
 // runbooks.md, and promtool tests showing it both firing and silent
 // (promtool itself runs them).
 func TestAlertConventions(t *testing.T) {
@@ -156,6 +157,10 @@ func TestAlertConventions(t *testing.T) {
 			who = "$labels.job"
 		case strings.HasPrefix(expr, "vector("):
 			who = ""
+		case strings.Contains(expr, "by (job, target)"):
+			// Aggregated across the job's instances (any archiver takes
+			// pushes): about one target of the job, which it names.
+			who = "$labels.target"
 		}
 		for _, key := range []string{"summary", "description"} {
 			if !strings.Contains(r.Annotations[key], who) {
