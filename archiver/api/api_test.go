@@ -382,24 +382,40 @@ func TestPush(t *testing.T) {
 // {source="push"} from the fixture's registry, by target.
 func (f *fixture) pushSeries(t *testing.T) map[string]float64 {
 	t.Helper()
-	mfs, err := f.reg.Gather()
+	out := map[string]float64{}
+	for _, s := range lastArchivedSeries(t, f.reg) {
+		if s.labels["source"] != scrape.SourcePush {
+			t.Errorf("series %v from the push intake, want source=push", s.labels)
+		}
+		out[s.labels["target"]] = s.value
+	}
+	return out
+}
+
+// series is one sample of a gathered metric.
+type series struct {
+	labels map[string]string
+	value  float64
+}
+
+// lastArchivedSeries gathers archiver_agent_last_archived_timestamp_seconds from g.
+func lastArchivedSeries(t *testing.T, g prometheus.Gatherer) []series {
+	t.Helper()
+	mfs, err := g.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]float64{}
+	var out []series
 	for _, mf := range mfs {
 		if mf.GetName() != "archiver_agent_last_archived_timestamp_seconds" {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
-			labels := map[string]string{}
+			s := series{labels: map[string]string{}, value: m.GetGauge().GetValue()}
 			for _, lp := range m.GetLabel() {
-				labels[lp.GetName()] = lp.GetValue()
+				s.labels[lp.GetName()] = lp.GetValue()
 			}
-			if labels["source"] != scrape.SourcePush {
-				t.Errorf("series %v from the push intake, want source=push", labels)
-			}
-			out[labels["target"]] = m.GetGauge().GetValue()
+			out = append(out, s)
 		}
 	}
 	return out

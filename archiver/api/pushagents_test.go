@@ -37,22 +37,9 @@ func TestLastArchivedBothSources(t *testing.T) {
 	if r.code != 200 {
 		t.Fatalf("push: %d %s", r.code, r.body)
 	}
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
 	got := map[string]string{}
-	for _, mf := range mfs {
-		if mf.GetName() != "archiver_agent_last_archived_timestamp_seconds" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			l := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				l[lp.GetName()] = lp.GetValue()
-			}
-			got[l["target"]] = l["source"]
-		}
+	for _, s := range lastArchivedSeries(t, reg) {
+		got[s.labels["target"]] = s.labels["source"]
 	}
 	want := map[string]string{"127.0.0.1:1": scrape.SourceScrape, "127.0.0.1": scrape.SourcePush}
 	if !maps.Equal(got, want) {
@@ -137,19 +124,9 @@ func collectPushAgents(t *testing.T, p *pushAgents) map[string]float64 {
 	if err := reg.Register(p); err != nil {
 		t.Fatal(err)
 	}
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]float64{}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if lp.GetName() == "target" {
-					out[lp.GetValue()] = m.GetGauge().GetValue()
-				}
-			}
-		}
+	for _, s := range lastArchivedSeries(t, reg) {
+		out[s.labels["target"]] = s.value
 	}
 	return out
 }
