@@ -137,7 +137,7 @@ type api struct {
 	pushWait time.Duration
 	// submit queues a pushed record and returns the wait for its fsync
 	// (Store.Submit; a seam for tests that need a slow disk).
-	submit func(store.Record) (func(context.Context) error, error)
+	submit func(context.Context, store.Record) (func(context.Context) error, error)
 }
 
 // New returns the handler for every archiver endpoint. It checks the
@@ -171,7 +171,11 @@ func newAPI(o Options) *api {
 			Help: "Query API requests by endpoint and HTTP status code.",
 		}, []string{"endpoint", "code"}),
 	}
-	a.pushAgents = newPushAgents()
+	var latest func(netip.Addr) ([]byte, error)
+	if o.Store != nil {
+		latest = o.Store.Latest
+	}
+	a.pushAgents = newPushAgents(latest)
 	for _, c := range []prometheus.Collector{a.pushes, a.queries, a.pushAgents} {
 		if err := o.Registerer.Register(c); err != nil {
 			a.log.Error("cannot register API metrics", "err", err)
@@ -187,7 +191,7 @@ func newAPI(o Options) *api {
 			ctx = context.Background()
 		}
 		go func() {
-			if err := a.pushAgents.warm(ctx, o.Store.Addrs, o.Store.Latest); err != nil && ctx.Err() == nil {
+			if err := a.pushAgents.warm(ctx, o.Store.Addrs); err != nil && ctx.Err() == nil {
 				a.log.Warn("cannot find the pushing agents already archived; each appears with its next push", "err", err)
 			}
 		}()

@@ -47,6 +47,8 @@ type pushJob struct {
 type clientPushes struct {
 	recent   [dedupWindow]uint64 // ring of stored keys; 0 is empty
 	next     int
+	failed   [8]uint64 // ring of keys whose storing failed here; 0 is empty
+	nextFail int
 	inflight map[uint64]*pushJob
 	warmed   chan struct{} // closed once recent holds the day file's tail
 }
@@ -196,6 +198,16 @@ func (a *api) storedKeys(ctx context.Context, ip netip.Addr) ([]uint64, error) {
 	return keys, nil
 }
 
+// failedHere reports whether storing k failed in this process lately: its
+// line may have been written, unsynced, and must not count as stored.
+func (d *dedup) failedHere(k dedupKey) bool {
+	d.init()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c := d.clients[k.client]
+	return c != nil && slices.Contains(c.failed[:], k.at)
+}
+
 // storedNear looks for a snapshot of ip whose collected_at hashes to key
 // among the lines filed within dedupNearSpan of at (today's file only: an
 // earlier moment is never filed by its age), and returns its scraped_at.
@@ -244,6 +256,9 @@ func (d *dedup) finish(k dedupKey, job *pushJob, err error) {
 			if err == nil {
 				c.recent[c.next] = k.at
 				c.next = (c.next + 1) % dedupWindow
+			} else {
+				c.failed[c.nextFail] = k.at
+				c.nextFail = (c.nextFail + 1) % len(c.failed)
 			}
 		}
 		d.mu.Unlock()

@@ -147,13 +147,21 @@ func (a *api) push(w http.ResponseWriter, r *http.Request) {
 	}
 	job, prior, stored := a.dedup.begin(key)
 	if job != nil && key.valid && hasAge && age > dedupWarmSpan/2 {
-		// Filed by its age, a replayed snapshot stored before a restart
-		// is older than the span the window was warmed from: look for it
-		// where it would have been filed.
-		if at, found := a.storedNear(r.Context(), client, time.Now().UTC().Add(-age), key.at); found {
-			job.scrapedAt = at
-			a.dedup.finish(key, job, nil)
-			job, prior, stored = nil, nil, true
+		// Filed by its age, a replayed snapshot stored by the process
+		// before a restart can be older than the span the window was
+		// warmed from: look for it where it would have been filed. Only
+		// then (this process's own are in the window, and looking for
+		// each snapshot of a long replay would read the archive for
+		// every push), and not for one whose storing failed here (its
+		// unsynced line may still be read).
+		at := time.Now().UTC().Add(-age)
+		a.pushAgents.load(client)
+		if a.pushAgents.storedBefore(client, at) && !a.dedup.failedHere(key) {
+			if at, found := a.storedNear(r.Context(), client, at, key.at); found {
+				job.scrapedAt = at
+				a.dedup.finish(key, job, nil)
+				job, prior, stored = nil, nil, true
+			}
 		}
 	}
 	if stored || prior != nil {
@@ -168,9 +176,16 @@ func (a *api) push(w http.ResponseWriter, r *http.Request) {
 		job = prior
 	} else {
 		now := time.Now().UTC()
-		filed, wait, err := a.pushAgents.file(client, now, age, hasAge, func(filed time.Time) (func(context.Context) error, error) {
-			return a.submit(store.Record{IP: client, ScrapedAt: filed, Snapshot: body})
+		// Waiting for the address's turn or for room in the store's
+		// queue (a stalled disk) ends with the push's wait for its fsync.
+		qctx, cancel := context.WithTimeout(r.Context(), a.pushWait)
+		filed, wait, err := a.pushAgents.file(qctx, client, now, age, hasAge, func(ctx context.Context, filed time.Time) (func(context.Context) error, error) {
+			return a.submit(ctx, store.Record{IP: client, ScrapedAt: filed, Snapshot: body})
 		})
+		cancel()
+		if err != nil {
+			filed = now
+		}
 		job.scrapedAt = filed
 		handedOff = true
 		go func() {

@@ -180,8 +180,8 @@ type gate struct {
 
 func newGate() *gate { return &gate{open: make(chan struct{}), entered: make(chan struct{}, 100)} }
 
-func (g *gate) wrap(st *store.Store) func(store.Record) (func(context.Context) error, error) {
-	return func(r store.Record) (func(context.Context) error, error) {
+func (g *gate) wrap(st *store.Store) func(context.Context, store.Record) (func(context.Context) error, error) {
+	return func(_ context.Context, r store.Record) (func(context.Context) error, error) {
 		return func(ctx context.Context) error {
 			g.calls.Add(1)
 			if g.fail.Add(-1) >= 0 {

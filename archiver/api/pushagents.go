@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"context"
-	"hash/maphash"
 	"net/netip"
 	"sync"
 	"time"
@@ -26,35 +25,80 @@ const (
 	maxPushAgents = 65536
 )
 
-// pushAgents remembers when each pushing client's last snapshot was
-// stored, so that a pushing agent that falls silent is named by an alert
-// the way a scraped one is, through
-// archiver_agent_last_archived_timestamp_seconds{source="push"}.
+// pushAgents keeps what the push intake knows of each pushing client
+// address: when its last snapshot was stored, so that a pushing agent that
+// falls silent is named by an alert the way a scraped one is, through
+// archiver_agent_last_archived_timestamp_seconds{source="push"}; and the
+// newest scraped_at queued for it, the floor that keeps its day file in
+// time order when snapshots are filed by their age.
 type pushAgents struct {
 	desc *prometheus.Desc
 	now  func() time.Time
-
-	// order serialises, per address (striped), deciding a push's
-	// scraped_at and queueing its line, so an address's lines reach its
-	// file in the order of their times.
-	order [64]sync.Mutex
-	seed  maphash.Seed
+	// latest reads an address's newest stored line (Store.Latest; nil:
+	// nothing stored before this process), and start is when this process
+	// began: a line after it is this process's own.
+	latest func(netip.Addr) ([]byte, error)
+	start  time.Time
 
 	mu   sync.Mutex
 	last map[netip.Addr]pushed
+	// turns serialises, per address, deciding a push's scraped_at and
+	// queueing its line, so an address's lines reach its file in the
+	// order of their times; an address has an entry while a push of it
+	// is being filed.
+	turns map[netip.Addr]*turn
 }
 
-// pushed is what is known of a client's pushes: when its last stored one
-// arrived (the metric: the agent was alive then; zero while none is
-// stored), and the newest scraped_at queued for it (the floor for the
-// next, so its lines stay in time order).
-type pushed struct{ arrived, filed time.Time }
+// turn is one address's right to file: a one-place channel, so that
+// waiting for it can give up with the push, and how many pushes hold or
+// wait for it.
+type turn struct {
+	ch    chan struct{}
+	users int
+}
 
-// newest is the later of the two: what a client is forgotten by.
-func (p pushed) newest() time.Time { return later(p.arrived, p.filed) }
+// pushed is what is known of a client's pushes.
+type pushed struct {
+	arrived time.Time // its last stored push arrived (zero: none yet)
+	filed   time.Time // newest scraped_at queued for it: the floor
+	// before is the scraped_at of its newest line stored before this
+	// process started (zero: none), and loaded whether it was read.
+	before time.Time
+	loaded bool
+}
 
-func newPushAgents() *pushAgents {
-	return &pushAgents{desc: scrape.LastArchivedDesc(scrape.SourcePush), now: time.Now, seed: maphash.MakeSeed(), last: map[netip.Addr]pushed{}}
+// newest is the latest time known: what a client is forgotten by.
+func (p pushed) newest() time.Time { return later(later(p.arrived, p.filed), p.before) }
+
+func newPushAgents(latest func(netip.Addr) ([]byte, error)) *pushAgents {
+	return &pushAgents{desc: scrape.LastArchivedDesc(scrape.SourcePush), now: time.Now, latest: latest, start: time.Now(),
+		last: map[netip.Addr]pushed{}, turns: map[netip.Addr]*turn{}}
+}
+
+// takeTurn waits for ip's turn to file, or for ctx; release gives it back.
+func (p *pushAgents) takeTurn(ctx context.Context, ip netip.Addr) (release func(), err error) {
+	p.mu.Lock()
+	t := p.turns[ip]
+	if t == nil {
+		t = &turn{ch: make(chan struct{}, 1)}
+		p.turns[ip] = t
+	}
+	t.users++
+	p.mu.Unlock()
+	leave := func() {
+		p.mu.Lock()
+		if t.users--; t.users == 0 {
+			delete(p.turns, ip)
+		}
+		p.mu.Unlock()
+	}
+	select {
+	case t.ch <- struct{}{}:
+		return func() { <-t.ch; leave() }, nil
+	case <-ctx.Done():
+		leave()
+		return nil, ctx.Err()
+	}
 }
 
 // stored records that a snapshot pushed by ip, arrived at arrived, is
@@ -79,21 +123,54 @@ func (p *pushAgents) update(ip netip.Addr, change func(*pushed)) {
 	p.last[ip] = v
 }
 
-// file decides the scraped_at of a push from ip that arrived at now (see
-// fileAt; now without an age) and queues its line with submit, both under
-// ip's lock, so that a concurrent push from the same address (agents
-// behind one NAT, one replaying its spool) cannot be queued between them
-// with an earlier time. The fsync is waited for outside it.
-func (p *pushAgents) file(ip netip.Addr, now time.Time, age time.Duration, hasAge bool,
-	submit func(filed time.Time) (func(context.Context) error, error)) (time.Time, func(context.Context) error, error) {
-	l := &p.order[maphash.Comparable(p.seed, ip)%uint64(len(p.order))]
-	l.Lock()
-	defer l.Unlock()
-	filed := now
-	if hasAge {
-		filed = p.fileAt(ip, now, age)
+// load reads, once per address, its newest line stored before this
+// process started: the floor for its first push (whichever of the first
+// push and the start-up scan comes first reads it), the series of an agent
+// that pushed before a restart, and the limit of the dedup lookup.
+func (p *pushAgents) load(ip netip.Addr) pushed {
+	p.mu.Lock()
+	v, ok := p.last[ip]
+	p.mu.Unlock()
+	if (ok && v.loaded) || p.latest == nil {
+		return v
 	}
-	wait, err := submit(filed)
+	var before time.Time
+	if line, err := p.latest(ip); err == nil {
+		if t, ok := pushedAt(line); ok && !t.After(p.start) {
+			before = t
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v, ok = p.last[ip]
+	if !ok && len(p.last) >= maxPushAgents {
+		p.forgetOldest()
+	}
+	if !v.loaded {
+		v.loaded, v.before = true, before
+		v.arrived = later(v.arrived, before)
+		v.filed = later(v.filed, before)
+	}
+	p.last[ip] = v
+	return v
+}
+
+// file decides the scraped_at of a push from ip that arrived at now (see
+// fileAt) and queues its line with submit, both in ip's turn, so that a
+// concurrent push from the same address (agents behind one NAT, one
+// replaying its spool) cannot be queued between them with an earlier
+// time. The fsync is waited for outside it. ctx bounds the wait for the
+// turn and for room in the store's queue; then nothing is queued.
+func (p *pushAgents) file(ctx context.Context, ip netip.Addr, now time.Time, age time.Duration, hasAge bool,
+	submit func(ctx context.Context, filed time.Time) (func(context.Context) error, error)) (time.Time, func(context.Context) error, error) {
+	p.load(ip)
+	release, err := p.takeTurn(ctx, ip)
+	if err != nil {
+		return time.Time{}, nil, err
+	}
+	defer release()
+	filed := p.fileAt(ip, now, age, hasAge)
+	wait, err := submit(ctx, filed)
 	if err == nil {
 		p.queued(ip, filed)
 	}
@@ -107,25 +184,32 @@ func later(a, b time.Time) time.Time {
 	return a
 }
 
-// fileAt is the scraped_at of a snapshot from ip that arrived at now and
-// was collected age before it (snapshot.AgeHeader): now - age, on the
-// archiver's clock, when that is today (UTC) and not before the newest
-// line queued for the client, so that each day file stays in time order
-// and no push reopens an earlier day; otherwise its arrival, as without
-// the header (a replay that crossed midnight lands there, as before), or
-// that newest line's time if later.
-func (p *pushAgents) fileAt(ip netip.Addr, now time.Time, age time.Duration) time.Time {
-	at := now.Add(-age)
-	if at.Before(now.Truncate(24 * time.Hour)) {
-		return now
-	}
+// fileAt is the scraped_at of a snapshot from ip that arrived at now and,
+// with hasAge, was collected age before it (snapshot.AgeHeader): now - age,
+// on the archiver's clock, when that is today (UTC) and not before the
+// newest line queued for the client, so that each day file stays in time
+// order and no push reopens an earlier day; otherwise its arrival, as
+// without the header (a replay that crossed midnight lands there, as
+// before). Never before that newest line.
+func (p *pushAgents) fileAt(ip netip.Addr, now time.Time, age time.Duration, hasAge bool) time.Time {
 	p.mu.Lock()
-	prev, ok := p.last[ip]
+	floor := p.last[ip].filed
 	p.mu.Unlock()
-	if ok && at.Before(prev.filed) {
-		return later(now, prev.filed)
+	at := now.Add(-age)
+	if !hasAge || at.Before(now.Truncate(24*time.Hour)) || at.Before(floor) {
+		return later(now, floor)
 	}
 	return at
+}
+
+// storedBefore reports whether a snapshot that would be filed at at may
+// have been stored by an earlier process: only then can it be missing from
+// the dedup window while stored. ip must have been loaded (file does).
+func (p *pushAgents) storedBefore(ip netip.Addr, at time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v := p.last[ip]
+	return !v.before.IsZero() && !at.After(v.before.Add(dedupNearSpan))
 }
 
 // forgetOldest drops the longest-silent client; it runs only when the map
@@ -148,7 +232,9 @@ func (p *pushAgents) Collect(ch chan<- prometheus.Metric) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for ip, t := range p.last {
-		if t.newest().Before(cutoff) {
+		// An address loaded with nothing pushed stays (it is read once);
+		// the bound on the map retires those first.
+		if n := t.newest(); !n.IsZero() && n.Before(cutoff) {
 			delete(p.last, ip)
 			continue
 		}
@@ -158,28 +244,20 @@ func (p *pushAgents) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// warm finds the clients whose newest stored line was pushed within
-// pushAgentForget, so that an agent that fell silent before a restart
-// of the archiver is still named after it, instead of vanishing from the
-// alert. It reads one line per address and stops with ctx.
-func (p *pushAgents) warm(ctx context.Context, addrs func() ([]netip.Addr, error), latest func(netip.Addr) ([]byte, error)) error {
+// warm loads every address in the archive (see load) at start, so that an
+// agent that pushed within pushAgentForget and fell silent before a
+// restart of the archiver is still named after it, instead of vanishing
+// from the alert. It reads one line per address and stops with ctx.
+func (p *pushAgents) warm(ctx context.Context, addrs func() ([]netip.Addr, error)) error {
 	ips, err := addrs()
 	if err != nil {
 		return err
 	}
-	cutoff := p.now().Add(-pushAgentForget)
 	for _, ip := range ips {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		line, err := latest(ip)
-		if err != nil {
-			continue // no complete line, or unreadable: nothing to name
-		}
-		if t, ok := pushedAt(line); ok && t.After(cutoff) {
-			p.stored(ip, t)
-			p.queued(ip, t)
-		}
+		p.load(ip)
 	}
 	return nil
 }

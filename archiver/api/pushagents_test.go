@@ -3,13 +3,16 @@ package api
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -74,10 +77,10 @@ func TestPushAgentsWarm(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	p := newPushAgents()
+	p := newPushAgents(st.Latest)
 	// A push stored since the newest line was read is never moved back.
 	p.stored(netip.MustParseAddr("2001:db8::1"), now)
-	if err := p.warm(context.Background(), st.Addrs, st.Latest); err != nil {
+	if err := p.warm(context.Background(), st.Addrs); err != nil {
 		t.Fatal(err)
 	}
 	got := collectPushAgents(t, p)
@@ -95,7 +98,7 @@ func TestPushAgentsWarm(t *testing.T) {
 // the longest silent going first.
 func TestPushAgentsForgetAndBound(t *testing.T) {
 	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
-	p := newPushAgents()
+	p := newPushAgents(nil)
 	p.now = func() time.Time { return now }
 	p.stored(netip.MustParseAddr("10.0.0.1"), now.Add(-pushAgentForget-time.Second))
 	p.stored(netip.MustParseAddr("10.0.0.2"), now.Add(-pushAgentForget+time.Second))
@@ -159,11 +162,17 @@ func BenchmarkPushAgentsWarm(b *testing.B) {
 	}
 	b.ResetTimer()
 	for range b.N {
-		p := newPushAgents()
-		if err := p.warm(context.Background(), st.Addrs, st.Latest); err != nil {
+		p := newPushAgents(st.Latest)
+		if err := p.warm(context.Background(), st.Addrs); err != nil {
 			b.Fatal(err)
 		}
-		if n := len(p.last); n != 2501 {
+		n := 0
+		for _, v := range p.last {
+			if !v.before.IsZero() {
+				n++
+			}
+		}
+		if n != 2501 {
 			b.Fatalf("%d pushing agents found, want 2501", n)
 		}
 	}
@@ -173,26 +182,29 @@ func TestPushFileAt(t *testing.T) {
 	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 	ip := netip.MustParseAddr("10.0.0.1")
 	cases := []struct {
-		name string
-		prev time.Time // the client's last filed line (zero: none known)
-		age  time.Duration
-		want time.Time
+		name   string
+		prev   time.Time // the client's last filed line (zero: none known)
+		age    time.Duration
+		hasAge bool
+		want   time.Time
 	}{
-		{"fresh push", time.Time{}, 150 * time.Millisecond, now.Add(-150 * time.Millisecond)},
-		{"replay from this morning", time.Time{}, 3 * time.Hour, now.Add(-3 * time.Hour)},
-		{"replay at midnight exactly", time.Time{}, 12 * time.Hour, now.Add(-12 * time.Hour)},
-		{"replay from yesterday: its arrival", time.Time{}, 13 * time.Hour, now},
-		{"after the last line", now.Add(-4 * time.Hour), 3 * time.Hour, now.Add(-3 * time.Hour)},
-		{"before the last line: its arrival", now.Add(-2 * time.Hour), 3 * time.Hour, now},
-		{"a last line ahead of the clock: that line's time", now.Add(time.Second), 3 * time.Hour, now.Add(time.Second)},
+		{"fresh push", time.Time{}, 150 * time.Millisecond, true, now.Add(-150 * time.Millisecond)},
+		{"replay from this morning", time.Time{}, 3 * time.Hour, true, now.Add(-3 * time.Hour)},
+		{"replay at midnight exactly", time.Time{}, 12 * time.Hour, true, now.Add(-12 * time.Hour)},
+		{"replay from yesterday: its arrival", time.Time{}, 13 * time.Hour, true, now},
+		{"after the last line", now.Add(-4 * time.Hour), 3 * time.Hour, true, now.Add(-3 * time.Hour)},
+		{"before the last line: its arrival", now.Add(-2 * time.Hour), 3 * time.Hour, true, now},
+		{"a last line ahead of the clock: that line's time", now.Add(time.Second), 3 * time.Hour, true, now.Add(time.Second)},
+		{"no age: its arrival", now.Add(-time.Hour), 0, false, now},
+		{"no age, a last line ahead of the clock: that line's time", now.Add(time.Second), 0, false, now.Add(time.Second)},
 	}
 	for _, tc := range cases {
-		p := newPushAgents()
+		p := newPushAgents(nil)
 		if !tc.prev.IsZero() {
 			p.stored(ip, tc.prev)
 			p.queued(ip, tc.prev)
 		}
-		if got := p.fileAt(ip, now, tc.age); !got.Equal(tc.want) {
+		if got := p.fileAt(ip, now, tc.age, tc.hasAge); !got.Equal(tc.want) {
 			t.Errorf("%s: filed at %v, want %v", tc.name, got, tc.want)
 		}
 	}
@@ -238,9 +250,13 @@ func TestPushFiledByAge(t *testing.T) {
 // Whatever the interleaving, the address's day file must stay in
 // scraped_at order: reads of a time range rely on it.
 func TestPushesFromOneAddressStayInOrder(t *testing.T) {
+	sinceMidnight := time.Since(time.Now().UTC().Truncate(24 * time.Hour))
+	if sinceMidnight < 5*time.Minute || sinceMidnight > 24*time.Hour-time.Minute {
+		t.Skipf("%v after midnight UTC: the pushes could fall on two days", sinceMidnight.Round(time.Second))
+	}
 	f := newFixture(t, func(o *Options) { o.MaxConcurrentPushes = func() int { return 64 } })
 	auth := "Bearer " + writeToken
-	old := min(8*time.Hour, time.Since(time.Now().UTC().Truncate(24*time.Hour))/2)
+	old := min(8*time.Hour, sinceMidnight/2)
 	var wg sync.WaitGroup
 	for i := range 20 {
 		for j, age := range []time.Duration{0, old - time.Duration(i)*time.Second} {
@@ -309,5 +325,122 @@ func TestReplayedPushDeduplicatedAcrossRestart(t *testing.T) {
 	}
 	if len(files) != 1 || files[0].Snapshots != 1 {
 		t.Errorf("files %+v, want one snapshot stored once", files)
+	}
+}
+
+// TestPushQueueStalled: the store's queue has no room (a stalled disk).
+// The push is answered 503 within its wait, not held for ever, and a push
+// from another address meanwhile is not held by it.
+func TestPushQueueStalled(t *testing.T) {
+	stall := make(chan struct{})
+	defer close(stall)
+	stalledIP := netip.MustParseAddr("10.0.0.1")
+	ps := newPushServer(t, func(o *Options) { o.TrustedProxies = loopbackProxies }, func(a *api) {
+		a.pushWait = 2 * time.Second
+		real := a.submit
+		a.submit = func(ctx context.Context, r store.Record) (func(context.Context) error, error) {
+			if r.IP == stalledIP {
+				select { // a full queue: no room until ctx ends
+				case <-stall:
+				case <-ctx.Done():
+					return nil, ctx.Err()
+				}
+			}
+			return real(ctx, r)
+		}
+	})
+	stalled := make(chan pushResult, 1)
+	go func() {
+		r, _ := ps.tryPush(snap(1), map[string]string{"X-Forwarded-For": stalledIP.String()})
+		stalled <- r
+	}()
+	waitUntil(t, "the stalled push to wait for room", func() bool {
+		ps.a.pushAgents.mu.Lock()
+		defer ps.a.pushAgents.mu.Unlock()
+		return ps.a.pushAgents.turns[stalledIP] != nil
+	})
+	for i := range 16 {
+		other := fmt.Sprintf("10.0.1.%d", i)
+		if r := ps.push(t, snap(2+i), map[string]string{"X-Forwarded-For": other}); r.code != 200 {
+			t.Errorf("push from %s: %d %s, want 200", other, r.code, r.body)
+		}
+	}
+	select {
+	case r := <-stalled:
+		t.Fatalf("the stalled push was answered (%d) before the others were done: they waited for it", r.code)
+	default:
+	}
+	select {
+	case r := <-stalled:
+		if r.code != http.StatusServiceUnavailable {
+			t.Errorf("push into a stalled queue: %d %s, want 503", r.code, r.body)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("push into a stalled queue not answered after 10 s")
+	}
+	if n := ps.lines(t, stalledIP.String()); n != 0 {
+		t.Errorf("%d lines stored for the stalled push, want 0", n)
+	}
+	ps.a.pushAgents.mu.Lock()
+	defer ps.a.pushAgents.mu.Unlock()
+	if n := len(ps.a.pushAgents.turns); n != 0 {
+		t.Errorf("%d turns left after every push ended, want 0", n)
+	}
+}
+
+// waitUntil polls cond until it holds or 10 s pass.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestRetryAfterFailedFsyncIsStored: a replayed snapshot whose storing
+// failed here (its line written but not synced) is pushed again. Its line
+// is still in the file, where the dedup lookup would find it, but it must
+// be stored again, not answered "duplicate" and dropped by the agent.
+func TestRetryAfterFailedFsyncIsStored(t *testing.T) {
+	sinceMidnight := time.Since(time.Now().UTC().Truncate(24 * time.Hour))
+	if sinceMidnight < 50*time.Minute {
+		t.Skipf("%v after midnight UTC: no room today for a replay older than half an hour", sinceMidnight.Round(time.Minute))
+	}
+	ip := netip.MustParseAddr("127.0.0.1")
+	before := time.Now().UTC().Add(-40 * time.Minute)
+	var failed atomic.Bool
+	ps := newPushServer(t, func(o *Options) {
+		// The line an earlier process stored 40 minutes ago: the replay
+		// below is filed just after it, where the lookup looks.
+		if err := o.Store.AppendSync(context.Background(), store.Record{IP: ip, ScrapedAt: before, Snapshot: snap(0)}); err != nil {
+			t.Fatal(err)
+		}
+	}, func(a *api) {
+		real := a.submit
+		a.submit = func(ctx context.Context, r store.Record) (func(context.Context) error, error) {
+			wait, err := real(ctx, r)
+			if err != nil || failed.Swap(true) {
+				return wait, err
+			}
+			return func(ctx context.Context) error {
+				_ = wait(ctx) // written; its fsync "fails"
+				return errors.New("fsync: input/output error")
+			}, nil
+		}
+	})
+	age := time.Since(before.Add(30 * time.Second)) // filed 30 s after that line
+	hdr := map[string]string{snapshot.AgeHeader: strconv.FormatFloat(age.Seconds(), 'f', 3, 64)}
+	if r := ps.push(t, snap(1), hdr); r.code != http.StatusServiceUnavailable {
+		t.Fatalf("push whose fsync fails: %d %s, want 503", r.code, r.body)
+	}
+	r := ps.push(t, snap(1), hdr)
+	if r.code != 200 || strings.Contains(r.body, `"duplicate":true`) {
+		t.Errorf("retry: %d %s, want 200 stored", r.code, r.body)
+	}
+	if n := ps.lines(t, "127.0.0.1"); n != 3 {
+		t.Errorf("%d lines, want 3 (the earlier one, the unsynced one, the retry)", n)
 	}
 }

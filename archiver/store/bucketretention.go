@@ -200,11 +200,12 @@ func (s *Store) bucketSizeRetention(ctx context.Context, now time.Time) (time.Ti
 		}
 	}
 	for _, date := range doomed {
-		// Every address, not only those that held the date when measured:
-		// a part of it uploaded since, whose uploader read the state before
+		// Every address measured, not only those that held the date: a
+		// part of it uploaded since, whose uploader read the state before
 		// the date was published, is found by this listing (which comes
-		// after the publishing), not left for the next run. Agents hold
-		// every date, so this costs no more LISTs in practice.
+		// after the publishing). Agents hold every date, so this costs no
+		// more LISTs in practice. (An address whose very first object is
+		// such a part is left for the next run's stale dates.)
 		if err := s.deleteBucketDate(ctx, date, u.all); err != nil {
 			return time.Time{}, err
 		}

@@ -293,12 +293,14 @@ func (s *Store) AppendSync(ctx context.Context, r Record) error {
 }
 
 // Submit queues r to be stored durably, as AppendSync does, and returns
-// at once; wait returns once the line is fsynced (see AppendSync). Lines
-// submitted for one address are written in the order Submit was called:
-// a caller that decides the order of an address's lines (the push intake,
-// filing by age) holds its lock across Submit alone, not the fsync.
-func (s *Store) Submit(r Record) (wait func(context.Context) error, err error) {
-	req, err := s.enqueue(r, true)
+// once it is queued; wait returns once the line is fsynced (see
+// AppendSync). Lines submitted for one address are written in the order
+// Submit was called: a caller that decides the order of an address's lines
+// (the push intake, filing by age) holds its lock across Submit alone, not
+// the fsync. If ctx ends while the writer's queue is full, nothing is
+// queued and ctx's error is returned.
+func (s *Store) Submit(ctx context.Context, r Record) (wait func(context.Context) error, err error) {
+	req, err := s.enqueue(ctx, r, true)
 	if err != nil {
 		return nil, err
 	}
@@ -306,7 +308,7 @@ func (s *Store) Submit(r Record) (wait func(context.Context) error, err error) {
 }
 
 func (s *Store) append(ctx context.Context, r Record, durable bool) error {
-	req, err := s.enqueue(r, durable)
+	req, err := s.enqueue(context.Background(), r, durable)
 	if err != nil {
 		return err
 	}
@@ -314,8 +316,9 @@ func (s *Store) append(ctx context.Context, r Record, durable bool) error {
 }
 
 // enqueue encodes r and hands it to the writer of its address's shard,
-// which writes in the order it receives.
-func (s *Store) enqueue(r Record, durable bool) (*request, error) {
+// which writes in the order it receives; ctx bounds the wait for room in
+// the queue.
+func (s *Store) enqueue(ctx context.Context, r Record, durable bool) (*request, error) {
 	if !r.IP.IsValid() {
 		s.m.writeErrors.Inc()
 		return nil, errors.New("append: invalid IP address")
@@ -349,7 +352,13 @@ func (s *Store) enqueue(r Record, durable bool) (*request, error) {
 		s.putRequest(req)
 		return nil, ErrClosed
 	}
-	sh.reqs <- req
+	select {
+	case sh.reqs <- req:
+	case <-ctx.Done():
+		s.closeMu.RUnlock()
+		s.putRequest(req)
+		return nil, fmt.Errorf("append %s: %w", r.IP, ctx.Err())
+	}
 	s.closeMu.RUnlock()
 	return req, nil
 }
