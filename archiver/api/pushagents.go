@@ -127,7 +127,12 @@ func (p *pushAgents) update(ip netip.Addr, change func(*pushed)) {
 // process started: the floor for its first push (whichever of the first
 // push and the start-up scan comes first reads it), the series of an agent
 // that pushed before a restart, and the limit of the dedup lookup.
-func (p *pushAgents) load(ip netip.Addr) pushed {
+func (p *pushAgents) load(ip netip.Addr) pushed { return p.loadFor(ip, true) }
+
+// loadFor is load; without keepEmpty an address whose newest line is not
+// a push gets no entry (the start-up scan: scraped agents are most of the
+// archive, and would only crowd the map).
+func (p *pushAgents) loadFor(ip netip.Addr, keepEmpty bool) pushed {
 	p.mu.Lock()
 	v, ok := p.last[ip]
 	p.mu.Unlock()
@@ -143,6 +148,9 @@ func (p *pushAgents) load(ip netip.Addr) pushed {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	v, ok = p.last[ip]
+	if !ok && before.IsZero() && !keepEmpty {
+		return v
+	}
 	if !ok && len(p.last) >= maxPushAgents {
 		p.forgetOldest()
 	}
@@ -257,7 +265,7 @@ func (p *pushAgents) warm(ctx context.Context, addrs func() ([]netip.Addr, error
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		p.load(ip)
+		p.loadFor(ip, false)
 	}
 	return nil
 }
