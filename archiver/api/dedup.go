@@ -47,8 +47,6 @@ type pushJob struct {
 type clientPushes struct {
 	recent   [dedupWindow]uint64 // ring of stored keys; 0 is empty
 	next     int
-	failed   [8]uint64 // ring of keys whose storing failed here; 0 is empty
-	nextFail int
 	inflight map[uint64]*pushJob
 	warmed   chan struct{} // closed once recent holds the day file's tail
 }
@@ -198,34 +196,35 @@ func (a *api) storedKeys(ctx context.Context, ip netip.Addr) ([]uint64, error) {
 	return keys, nil
 }
 
-// failedHere reports whether storing k failed in this process lately: its
-// line may have been written, unsynced, and must not count as stored.
-func (d *dedup) failedHere(k dedupKey) bool {
-	d.init()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	c := d.clients[k.client]
-	return c != nil && slices.Contains(c.failed[:], k.at)
-}
-
-// storedNear looks for a snapshot of ip whose collected_at hashes to key
-// among the lines filed within dedupNearSpan of at (today's file only: an
-// earlier moment is never filed by its age), and returns its scraped_at.
-func (a *api) storedNear(ctx context.Context, ip netip.Addr, at time.Time, key uint64) (time.Time, bool) {
-	if at.Before(time.Now().UTC().Truncate(24 * time.Hour)) {
+// storedNear looks for a pushed snapshot of ip whose collected_at hashes
+// to key among the lines filed within dedupNearSpan of at, and no later
+// than before, ip's newest line stored before this process started (see
+// pushAgents.load), and returns its scraped_at. Only those: every line
+// this process writes is filed after before, and one of them that matches
+// is either in the dedup window or a line whose fsync failed, which must
+// not count as stored. Today's file only: an earlier moment is never filed
+// by its age.
+func (a *api) storedNear(ctx context.Context, ip netip.Addr, at, before time.Time, key uint64) (time.Time, bool) {
+	to := at.Add(dedupNearSpan)
+	if before.Before(to) {
+		to = before
+	}
+	from := at.Add(-dedupNearSpan)
+	if at.Before(time.Now().UTC().Truncate(24*time.Hour)) || to.Before(from) {
 		return time.Time{}, false
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dedupWarmTimeout)
 	defer cancel()
 	var found time.Time
 	errFound := errors.New("found")
-	err := a.o.Store.ReadDay(ctx, ip, at, store.Query{From: at.Add(-dedupNearSpan), To: at.Add(dedupNearSpan)}, func(line []byte) error {
+	err := a.o.Store.ReadDay(ctx, ip, at, store.Query{From: from, To: to}, func(line []byte) error {
+		filed, pushed := pushedAt(line)
 		snap, ok := intake.TopLevelValue(line, "snapshot")
-		if !ok {
+		if !pushed || !ok || filed.After(before) {
 			return nil
 		}
 		if raw, ok := intake.CollectedAtRaw(snap); ok && a.dedup.hash(raw) == key {
-			found, _ = pushedAt(line)
+			found = filed
 			return errFound
 		}
 		return nil
@@ -256,9 +255,6 @@ func (d *dedup) finish(k dedupKey, job *pushJob, err error) {
 			if err == nil {
 				c.recent[c.next] = k.at
 				c.next = (c.next + 1) % dedupWindow
-			} else {
-				c.failed[c.nextFail] = k.at
-				c.nextFail = (c.nextFail + 1) % len(c.failed)
 			}
 		}
 		d.mu.Unlock()

@@ -149,15 +149,11 @@ func (a *api) push(w http.ResponseWriter, r *http.Request) {
 	if job != nil && key.valid && hasAge && age > dedupWarmSpan/2 {
 		// Filed by its age, a replayed snapshot stored by the process
 		// before a restart can be older than the span the window was
-		// warmed from: look for it where it would have been filed. Only
-		// then (this process's own are in the window, and looking for
-		// each snapshot of a long replay would read the archive for
-		// every push), and not for one whose storing failed here (its
-		// unsynced line may still be read).
-		at := time.Now().UTC().Add(-age)
-		a.pushAgents.load(client)
-		if a.pushAgents.storedBefore(client, at) && !a.dedup.failedHere(key) {
-			if at, found := a.storedNear(r.Context(), client, at, key.at); found {
+		// warmed from: look for it where it would have been filed, among
+		// that process's lines only (see storedNear; a long replay after
+		// downtime is newer than them all and reads nothing).
+		if before := a.pushAgents.load(client).before; !before.IsZero() {
+			if at, found := a.storedNear(r.Context(), client, time.Now().UTC().Add(-age), before, key.at); found {
 				job.scrapedAt = at
 				a.dedup.finish(key, job, nil)
 				job, prior, stored = nil, nil, true
@@ -222,6 +218,13 @@ func (a *api) push(w http.ResponseWriter, r *http.Request) {
 	switch err := job.err; {
 	case errors.Is(err, store.ErrClosed):
 		fail(http.StatusServiceUnavailable, "error", errUnavailable, "archiver is shutting down; retry")
+		return
+	case errors.Is(err, context.DeadlineExceeded):
+		// Its turn or room in the store's queue did not come within the
+		// wait: nothing was written.
+		a.log.Warn("push not queued in time", "client", client, "waited", a.pushWait)
+		setRetryAfter(w, time.Second)
+		fail(http.StatusServiceUnavailable, "overloaded", errUnavailable, "storage too busy to take the snapshot; retry later")
 		return
 	case err != nil:
 		a.log.Error("push not stored", "client", client, "err", err)

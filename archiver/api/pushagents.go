@@ -3,12 +3,14 @@ package api
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/prexmon/prexmon/archiver/intake"
 	"github.com/prexmon/prexmon/archiver/scrape"
+	"github.com/prexmon/prexmon/archiver/store"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -140,16 +142,18 @@ func (p *pushAgents) loadFor(ip netip.Addr, keepEmpty bool) pushed {
 		return v
 	}
 	var before time.Time
-	if line, err := p.latest(ip); err == nil {
-		if t, ok := pushedAt(line); ok && !t.After(p.start) {
-			before = t
-		}
+	line, err := p.latest(ip)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return v // unreadable now: read again at the next push
+	}
+	if t, ok := pushedAt(line); err == nil && ok && !t.After(p.start) {
+		before = t
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	v, ok = p.last[ip]
-	if !ok && before.IsZero() && !keepEmpty {
-		return v
+	if !ok && !keepEmpty && (before.IsZero() || before.Before(p.now().Add(-pushAgentForget))) {
+		return v // nothing to name, and the first push loads it anyway
 	}
 	if !ok && len(p.last) >= maxPushAgents {
 		p.forgetOldest()
@@ -208,16 +212,6 @@ func (p *pushAgents) fileAt(ip netip.Addr, now time.Time, age time.Duration, has
 		return later(now, floor)
 	}
 	return at
-}
-
-// storedBefore reports whether a snapshot that would be filed at at may
-// have been stored by an earlier process: only then can it be missing from
-// the dedup window while stored. ip must have been loaded (file does).
-func (p *pushAgents) storedBefore(ip netip.Addr, at time.Time) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	v := p.last[ip]
-	return !v.before.IsZero() && !at.After(v.before.Add(dedupNearSpan))
 }
 
 // forgetOldest drops the longest-silent client; it runs only when the map

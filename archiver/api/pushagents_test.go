@@ -366,8 +366,8 @@ func TestPushQueueStalled(t *testing.T) {
 	}
 	select {
 	case r := <-stalled:
-		if r.code != http.StatusServiceUnavailable {
-			t.Errorf("push into a stalled queue: %d %s, want 503", r.code, r.body)
+		if r.code != http.StatusServiceUnavailable || r.retryAfter == "" {
+			t.Errorf("push into a stalled queue: %d (Retry-After %q) %s, want 503 with Retry-After", r.code, r.retryAfter, r.body)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("push into a stalled queue not answered after 10 s")
