@@ -106,23 +106,29 @@ func (p *pushAgents) takeTurn(ctx context.Context, ip netip.Addr) (release func(
 // stored records that a snapshot pushed by ip, arrived at arrived, is
 // stored. An earlier time never moves it back.
 func (p *pushAgents) stored(ip netip.Addr, arrived time.Time) {
-	p.update(ip, func(v *pushed) { v.arrived = later(v.arrived, arrived) })
+	p.update(ip, func(v *pushed, _ bool) bool { v.arrived = later(v.arrived, arrived); return true })
 }
 
 // queued raises ip's floor to filed, the scraped_at of a line just queued.
 func (p *pushAgents) queued(ip netip.Addr, filed time.Time) {
-	p.update(ip, func(v *pushed) { v.filed = later(v.filed, filed) })
+	p.update(ip, func(v *pushed, _ bool) bool { v.filed = later(v.filed, filed); return true })
 }
 
-func (p *pushAgents) update(ip netip.Addr, change func(*pushed)) {
+// update applies change to ip's entry, making one if there is none
+// (forgetting the longest-silent client if the map is full), unless
+// change reports false for a new entry; it returns the entry.
+func (p *pushAgents) update(ip netip.Addr, change func(v *pushed, isNew bool) (keep bool)) pushed {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	v, ok := p.last[ip]
+	if !change(&v, !ok) && !ok {
+		return v
+	}
 	if !ok && len(p.last) >= maxPushAgents {
 		p.forgetOldest()
 	}
-	change(&v)
 	p.last[ip] = v
+	return v
 }
 
 // load reads, once per address, its newest line stored before this
@@ -149,22 +155,20 @@ func (p *pushAgents) loadFor(ip netip.Addr, keepEmpty bool) pushed {
 	if t, ok := pushedAt(line); err == nil && ok && !t.After(p.start) {
 		before = t
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	v, ok = p.last[ip]
-	if !ok && !keepEmpty && (before.IsZero() || before.Before(p.now().Add(-pushAgentForget))) {
-		return v // nothing to name, and the first push loads it anyway
-	}
-	if !ok && len(p.last) >= maxPushAgents {
-		p.forgetOldest()
-	}
-	if !v.loaded {
-		v.loaded, v.before = true, before
-		v.arrived = later(v.arrived, before)
-		v.filed = later(v.filed, before)
-	}
-	p.last[ip] = v
-	return v
+	// Without keepEmpty, nothing to name makes no entry: the first push
+	// loads the address anyway.
+	keep := keepEmpty || (!before.IsZero() && !before.Before(p.now().Add(-pushAgentForget)))
+	return p.update(ip, func(v *pushed, isNew bool) bool {
+		if isNew && !keep {
+			return false
+		}
+		if !v.loaded {
+			v.loaded, v.before = true, before
+			v.arrived = later(v.arrived, before)
+			v.filed = later(v.filed, before)
+		}
+		return true
+	})
 }
 
 // file decides the scraped_at of a push from ip that arrived at now (see

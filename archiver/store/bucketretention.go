@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -178,16 +177,7 @@ func (s *Store) bucketSizeRetention(ctx context.Context, now time.Time) (time.Ti
 	}
 	s.rm.bucketBytes.set(u.total)
 	today := now.UTC().Format(time.DateOnly)
-	// What is left of a date already deleted (an upload that raced the
-	// run that deleted it, and whose archiver died before taking it back)
-	// goes first, whatever the total: the date is gone for every archiver.
-	stale, total := staleDates(u.byDate, u.total, st.DeletedThrough)
-	left := maps.Clone(u.byDate)
-	for _, date := range stale {
-		delete(left, date)
-	}
-	doomed, total := sizeDoomed(left, total, limit, today)
-	doomed = append(stale, doomed...)
+	doomed, total := sizeDoomed(u.byDate, u.total, limit, today, st.DeletedThrough)
 	s.log.Info("size retention: measured object storage", "bytes", u.total, "limit", limit, "dates", len(u.byDate),
 		"list_requests", u.lists, "duration", time.Since(start).Round(time.Millisecond), "dates_to_delete", len(doomed))
 	if len(doomed) > 0 {
@@ -224,27 +214,12 @@ func (s *Store) bucketSizeRetention(ctx context.Context, now time.Time) (time.Ti
 	return next, err
 }
 
-// staleDates picks the dates through deletedThrough that are still in the
-// bucket, oldest first, and returns them with the total left without them.
-func staleDates(byDate map[string]int64, total int64, deletedThrough string) ([]string, int64) {
-	var stale []string
-	for d, n := range byDate {
-		if deletedThrough != "" && d <= deletedThrough {
-			stale = append(stale, d)
-			total -= n
-		}
-	}
-	slices.Sort(stale)
-	return stale, total
-}
-
 // sizeDoomed picks the dates to delete, oldest first, so that total gets
 // to limit or below, never today's or a later one, and returns them with
-// the total left.
-func sizeDoomed(byDate map[string]int64, total, limit int64, today string) ([]string, int64) {
-	if total <= limit {
-		return nil, total
-	}
+// the total left. What is left of a date through deletedThrough (an upload
+// that raced the run that deleted it, and whose archiver died before
+// taking it back) goes whatever the total: it is gone for every archiver.
+func sizeDoomed(byDate map[string]int64, total, limit int64, today, deletedThrough string) ([]string, int64) {
 	var dates []string
 	for d := range byDate {
 		if d < today {
@@ -254,7 +229,7 @@ func sizeDoomed(byDate map[string]int64, total, limit int64, today string) ([]st
 	slices.Sort(dates)
 	var doomed []string
 	for _, d := range dates {
-		if total <= limit {
+		if total <= limit && (deletedThrough == "" || d > deletedThrough) {
 			break
 		}
 		doomed = append(doomed, d)
